@@ -1,0 +1,197 @@
+//! The docker-archive writer (Docker Image Specification v1.2, as `docker load` reads it).
+//!
+//! Layout: every layer as `layers/NNN.tar`, bottom first, then the config as
+//! `<sha256>.json`, then `manifest.json`. Layer members are named by position, not digest,
+//! so each header can be written before its layer is hashed: the archive is produced in one
+//! pass. `docker load`, `podman load` and skopeo read the manifest wherever it is.
+//!
+//! [`stream`] writes sequentially (stdout, compressors); [`write_file`] writes layers
+//! concurrently at offsets known from their planned sizes. Both give the same bytes.
+
+use crate::digest::Sha256Digest;
+use crate::error::{Error, Result};
+use crate::image::ImagePlan;
+use crate::image_config::{image_config, manifest};
+use crate::tar::{self, Header, Kind, Owner};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Buffer in front of every output: big enough that headers and small files coalesce.
+const OUTPUT_BUFFER: usize = 1 << 20;
+
+/// How the whole archive is compressed by `stowage build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// The name of layer `index` inside the archive.
+pub fn layer_member(index: usize) -> String {
+    format!("layers/{index:03}.tar")
+}
+
+/// Writes the whole archive to `out` in order. `target` names `out` in errors.
+pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()> {
+    let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, out);
+    let mut diff_ids = Vec::with_capacity(plan.layers.len());
+    for (index, layer) in plan.layers.iter().enumerate() {
+        out.write_all(&member_header(plan, &layer_member(index), layer.size()))
+            .map_err(|e| Error::write(target, e))?;
+        diff_ids.push(layer.write_to(&mut out, target)?);
+        out.write_all(tar::padding(layer.size())).map_err(|e| Error::write(target, e))?;
+    }
+    out.write_all(&trailer(plan, &diff_ids)).map_err(|e| Error::write(target, e))?;
+    out.flush().map_err(|e| Error::write(target, e))
+}
+
+/// Writes the archive to `path`, compressed as asked. The bytes go to a temporary file
+/// beside `path` that is renamed at the end, so an error never leaves a partial `path`.
+pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Result<()> {
+    let target = path.display().to_string();
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = tempfile::Builder::new()
+        .prefix(".stowage-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::write(&target, e))?;
+    match compression {
+        Compression::None => write_parallel(plan, temp.as_file(), &target)?,
+        Compression::Gzip => {
+            let mut encoder = flate2::GzBuilder::new().write(temp.as_file(), flate2::Compression::default());
+            stream(plan, &mut encoder, &target)?;
+            encoder.finish().map_err(|e| Error::write(&target, e))?;
+        }
+        Compression::Zstd => {
+            let mut encoder = zstd::Encoder::new(temp.as_file(), 0).map_err(|e| Error::write(&target, e))?;
+            stream(plan, &mut encoder, &target)?;
+            encoder.finish().map_err(|e| Error::write(&target, e))?;
+        }
+    }
+    // Read-only like every build result; independent of the umask.
+    let permissions = std::os::unix::fs::PermissionsExt::from_mode(0o444);
+    temp.as_file().set_permissions(permissions).map_err(|e| Error::write(&target, e))?;
+    temp.as_file().sync_all().map_err(|e| Error::write(&target, e))?;
+    temp.persist(path).map_err(|e| Error::write(&target, e.error))?;
+    Ok(())
+}
+
+/// The uncompressed archive written by several threads at once: every layer's offset
+/// follows from the planned sizes, so each worker writes its own region. Workers take the
+/// largest remaining layer first, which keeps the cores busy until the end.
+fn write_parallel(plan: &ImagePlan, file: &File, target: &str) -> Result<()> {
+    let offsets = layer_offsets(plan);
+    let mut order: Vec<usize> = (0..plan.layers.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(plan.layers[i].size()));
+    let next = AtomicUsize::new(0);
+    let results: Vec<OnceLock<Result<Sha256Digest>>> = plan.layers.iter().map(|_| OnceLock::new()).collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(order.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = write_layer_at(plan, index, offsets[index], file, target);
+                    if result.is_err() {
+                        next.store(order.len(), Ordering::Relaxed); // stop the others early
+                    }
+                    let _ = results[index].set(result);
+                }
+            });
+        }
+    });
+    // Report the lowest failing layer, so the error does not depend on timing.
+    let mut diff_ids = Vec::with_capacity(results.len());
+    let mut unwritten = false;
+    for outcome in results.into_iter().map(OnceLock::into_inner) {
+        match outcome {
+            Some(result) => diff_ids.push(result?),
+            None => unwritten = true,
+        }
+    }
+    if unwritten {
+        return Err(Error::Internal("a layer was not written".into()));
+    }
+    let end = offsets.last().map_or(0, |&o| o + tar::padded(plan.layers.last().map_or(0, |l| l.size())));
+    file.write_all_at(&trailer(plan, &diff_ids), end).map_err(|e| Error::write(target, e))
+}
+
+/// Writes layer `index` (its member header, bytes and padding) at `offset` of `file`.
+fn write_layer_at(plan: &ImagePlan, index: usize, offset: u64, file: &File, target: &str) -> Result<Sha256Digest> {
+    let layer = &plan.layers[index];
+    let header = member_header(plan, &layer_member(index), layer.size());
+    file.write_all_at(&header, offset - header.len() as u64).map_err(|e| Error::write(target, e))?;
+    let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, OffsetWriter { file, offset });
+    let digest = layer.write_to(&mut out, target)?;
+    out.write_all(tar::padding(layer.size())).map_err(|e| Error::write(target, e))?;
+    out.flush().map_err(|e| Error::write(target, e))?;
+    Ok(digest)
+}
+
+/// Where each layer's bytes start in the archive (just after its member header).
+fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
+    let mut position = 0u64;
+    plan.layers
+        .iter()
+        .enumerate()
+        .map(|(index, layer)| {
+            position += member_header(plan, &layer_member(index), layer.size()).len() as u64;
+            let start = position;
+            position += tar::padded(layer.size());
+            start
+        })
+        .collect()
+}
+
+/// The outer tar header of a member: a plain file owned by root, with the conf's mtime.
+fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
+    let owner = Owner { uid: 0, gid: 0, uname: String::new(), gname: String::new(), mtime: plan.conf.mtime.unix_seconds() };
+    let mut out = Vec::with_capacity(tar::BLOCK as usize);
+    tar::write_header(&Header { name: name.as_bytes(), kind: Kind::File, mode: 0o644, size, owner: &owner }, &mut out);
+    out
+}
+
+/// Everything after the layers: the config member, `manifest.json` and the end blocks.
+/// The tag, when the conf gives none, is the first 32 hex digits of the config digest:
+/// stable for the same content, different for different content.
+fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
+    let config = image_config(&plan.conf, plan.base_config(), &plan.own_comments(), diff_ids);
+    let config_bytes = serde_json::to_vec(&config).expect("a JSON value always serialises");
+    let config_digest = Sha256Digest::of(&config_bytes);
+    let config_member = format!("{}.json", config_digest.hex());
+    let repo_tag = plan.conf.repo_tag.with_default_tag(&config_digest.hex()[..32]);
+    let layers: Vec<String> = (0..plan.layers.len()).map(layer_member).collect();
+    let manifest_bytes = serde_json::to_vec(&manifest(&config_member, &repo_tag, &layers))
+        .expect("a JSON value always serialises");
+
+    let mut out = Vec::new();
+    for (name, bytes) in [(config_member.as_str(), &config_bytes), ("manifest.json", &manifest_bytes)] {
+        out.extend_from_slice(&member_header(plan, name, bytes.len() as u64));
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(tar::padding(bytes.len() as u64));
+    }
+    out.extend_from_slice(&tar::END_OF_ARCHIVE);
+    out
+}
+
+/// A `Write` that puts consecutive bytes at increasing offsets of a shared file, so
+/// several of them can fill different regions of one file at once.
+struct OffsetWriter<'a> {
+    file: &'a File,
+    offset: u64,
+}
+
+impl Write for OffsetWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write_at(buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

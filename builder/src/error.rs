@@ -1,0 +1,69 @@
+//! The one error type of stowage. Every variant renders as a single line that names the
+//! file, field or path at fault and, where there is one, what to do about it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Everything that can stop an image build.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or inspecting an input file failed.
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+
+    /// The conf (or `.attrs.json`) is malformed or holds a bad value.
+    #[error("{}: {message}", file.display())]
+    Conf { file: PathBuf, message: String },
+
+    /// A store path or file that a layer should contain is unusable.
+    #[error("{}: {message}", path.display())]
+    Input { path: PathBuf, message: String },
+
+    /// The base image (`from_image`) is malformed or hostile.
+    #[error("base image {}: {message}", archive.display())]
+    BaseImage { archive: PathBuf, message: String },
+
+    /// A bug in stowage: an invariant did not hold.
+    #[error("internal error: {0}; please report this as a bug of stowage")]
+    Internal(String),
+
+    /// Writing the image failed. A broken pipe lands here and is treated as success by `main`.
+    #[error("writing {target}: {source}")]
+    Write { target: String, source: io::Error },
+}
+
+/// Shorthand for results that carry an [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An I/O failure while reading `path`.
+    pub fn read(path: &Path, source: io::Error) -> Self {
+        Error::Read { path: path.to_owned(), source }
+    }
+
+    /// A bad value in the conf file `file`.
+    pub fn conf(file: &Path, message: impl Into<String>) -> Self {
+        Error::Conf { file: file.to_owned(), message: message.into() }
+    }
+
+    /// A problem with an input path that goes into a layer.
+    pub fn input(path: &Path, message: impl Into<String>) -> Self {
+        Error::Input { path: path.to_owned(), message: message.into() }
+    }
+
+    /// A problem with the base image archive `archive`.
+    pub fn base_image(archive: &Path, message: impl Into<String>) -> Self {
+        Error::BaseImage { archive: archive.to_owned(), message: message.into() }
+    }
+
+    /// A failure writing to `target` (a file name, or "stdout").
+    pub fn write(target: impl Into<String>, source: io::Error) -> Self {
+        Error::Write { target: target.into(), source }
+    }
+
+    /// True when the reader of our output went away (`stowage stream | head`): not an error
+    /// worth reporting, since the reader chose to stop.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}

@@ -1,0 +1,98 @@
+//! An image to write: its layers bottom → top, each with a size known before writing,
+//! planned from a conf.
+
+use crate::base_image::{read_base_image, BaseImage};
+use crate::blob::Blob;
+use crate::conf::Conf;
+use crate::error::{Error, Result};
+use crate::layer::{Layer, LayerSource};
+use crate::store_layer::StoreLayer;
+use crate::tar::Owner;
+use rayon::prelude::*;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Everything needed to write the image, planned but not yet read.
+pub struct ImagePlan {
+    pub conf: Conf,
+    /// Base layers first, then store layers, then the customisation layer.
+    pub layers: Vec<Layer>,
+    /// The base image, kept whole: its config is inherited and its temporary files (for
+    /// compressed archives) must outlive the writing of its layers.
+    pub base: Option<BaseImage>,
+}
+
+impl ImagePlan {
+    /// Reads the base image's index, walks every store path and checks the
+    /// customisation layer; nothing is hashed yet.
+    pub fn from_conf(conf: Conf) -> Result<ImagePlan> {
+        let base = conf.from_image.as_deref().map(read_base_image).transpose()?;
+        let owner = Owner {
+            uid: conf.uid,
+            gid: conf.gid,
+            uname: conf.uname.clone(),
+            gname: conf.gname.clone(),
+            mtime: conf.mtime.unix_seconds(),
+        };
+        let store_layers: Vec<StoreLayer> = conf
+            .store_layers
+            .par_iter()
+            .map(|paths| StoreLayer::plan(paths, &conf.store_dir, owner.clone()))
+            .collect::<Result<_>>()?;
+
+        let mut layers: Vec<Layer> = base
+            .iter()
+            .flat_map(|b| b.layers.iter().cloned())
+            .map(|blob| Layer { source: LayerSource::Blob(blob), comment: None })
+            .collect();
+        layers.extend(store_layers.into_iter().map(|layer| Layer {
+            comment: Some(store_paths_comment(&layer.paths)),
+            source: LayerSource::Store(layer),
+        }));
+        if let Some(dir) = &conf.customisation_layer {
+            layers.push(Layer {
+                source: LayerSource::Blob(customisation_layer(dir)?),
+                comment: Some("customisation layer".to_owned()),
+            });
+        }
+        Ok(ImagePlan { conf, layers, base })
+    }
+
+    /// The base image's whole config, when there is a base.
+    pub fn base_config(&self) -> Option<&serde_json::Value> {
+        self.base.as_ref().map(|b| &b.config)
+    }
+
+    /// The history comments of the layers this image adds (all but the base's).
+    pub fn own_comments(&self) -> Vec<String> {
+        self.layers.iter().filter_map(|l| l.comment.clone()).collect()
+    }
+}
+
+/// The history comment nixpkgs writes for a layer of store paths.
+fn store_paths_comment(paths: &[PathBuf]) -> String {
+    let quoted: Vec<String> = paths.iter().map(|p| format!("'{}'", p.display())).collect();
+    format!("store paths: [{}]", quoted.join(", "))
+}
+
+/// The customisation layer: a directory holding `layer.tar` and `checksum` (its SHA-256
+/// in hex), which is checked while the layer streams.
+fn customisation_layer(dir: &Path) -> Result<Blob> {
+    let checksum_file = dir.join("checksum");
+    let checksum = std::fs::read_to_string(&checksum_file).map_err(|e| Error::read(&checksum_file, e))?;
+    let checksum = checksum.trim().to_ascii_lowercase();
+    if checksum.len() != 64 || !checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::input(&checksum_file, "must hold the SHA-256 of layer.tar as 64 hex digits"));
+    }
+    let tar_file = dir.join("layer.tar");
+    let file = File::open(&tar_file).map_err(|e| Error::read(&tar_file, e))?;
+    let size = file.metadata().map_err(|e| Error::read(&tar_file, e))?.len();
+    Ok(Blob {
+        file: Arc::new(file),
+        offset: 0,
+        size,
+        expected_sha256: Some(checksum),
+        origin: format!("customisation layer {}", tar_file.display()),
+    })
+}

@@ -1,0 +1,21 @@
+//! stowage: builds reproducible container images from Nix store paths, in one pass over
+//! the bytes, inside the Nix build sandbox.
+//!
+//! The data path: a [`conf::Conf`] is planned into an [`image::ImagePlan`] (sizes known
+//! from metadata), which [`archive`] writes as a docker-archive while hashing.
+
+pub mod archive;
+pub mod base_image;
+pub mod blob;
+pub mod cli;
+pub mod conf;
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod image_config;
+pub mod layer;
+pub mod nix_builder;
+pub mod repo_tag;
+pub mod store_layer;
+pub mod tar;
+pub mod timestamp;

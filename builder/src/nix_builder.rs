@@ -1,0 +1,139 @@
+//! `stowage nix …`: stowage as the builder of the derivations our Nix library makes. Each
+//! reads the derivation's `.attrs.json` (`__structuredAttrs = true`) and writes
+//! `outputs.out`; no shell is involved.
+
+use crate::archive::{self, Compression};
+use crate::conf::{Conf, RawConf};
+use crate::error::{Error, Result};
+use crate::image::ImagePlan;
+use clap::Subcommand;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Subcommand)]
+pub enum NixCommand {
+    /// Write the JSON of the attribute `value` to $out (makes a config's references visible
+    /// to exportReferencesGraph).
+    WriteJson,
+    /// Write an executable conf to $out: `#!<stowage> stream` and the conf JSON, with one
+    /// layer per store path of `graph` (less `exclude`).
+    StreamScript,
+    /// Write the docker-archive of the conf `streamScript` to $out, compressed per `compressor`.
+    Archive,
+}
+
+/// The attributes common to every derivation: where to write.
+#[derive(Debug, Deserialize)]
+struct Outputs {
+    out: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct WriteJsonAttrs {
+    outputs: Outputs,
+    value: Value,
+}
+
+/// An entry of an `exportReferencesGraph` result in `.attrs.json`.
+#[derive(Debug, Deserialize)]
+struct GraphEntry {
+    path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamScriptAttrs {
+    outputs: Outputs,
+    conf: serde_json::Map<String, Value>,
+    graph: Vec<GraphEntry>,
+    #[serde(default)]
+    exclude: Vec<PathBuf>,
+    stowage: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArchiveAttrs {
+    outputs: Outputs,
+    #[serde(rename = "streamScript")]
+    stream_script: PathBuf,
+    #[serde(default = "no_compressor")]
+    compressor: String,
+}
+
+fn no_compressor() -> String {
+    "none".into()
+}
+
+/// Runs one Nix builder command.
+pub fn run(command: NixCommand) -> Result<()> {
+    let attrs_file = attrs_file();
+    match command {
+        NixCommand::WriteJson => {
+            let attrs: WriteJsonAttrs = read_attrs(&attrs_file)?;
+            let json = serde_json::to_vec(&attrs.value).expect("a JSON value always serialises");
+            write_output(&attrs.outputs.out, &json, 0o444)
+        }
+        NixCommand::StreamScript => stream_script(&attrs_file, read_attrs(&attrs_file)?),
+        NixCommand::Archive => {
+            let attrs: ArchiveAttrs = read_attrs(&attrs_file)?;
+            let compression = match attrs.compressor.as_str() {
+                "none" => Compression::None,
+                "gz" => Compression::Gzip,
+                "zstd" => Compression::Zstd,
+                other => {
+                    return Err(Error::conf(
+                        &attrs_file,
+                        format!("compressor \"{other}\" is unknown; use \"none\", \"gz\" or \"zstd\""),
+                    ))
+                }
+            };
+            let plan = ImagePlan::from_conf(Conf::load(&attrs.stream_script, None)?)?;
+            archive::write_file(&plan, &attrs.outputs.out, compression)
+        }
+    }
+}
+
+/// Writes the executable conf. The conf is validated here, so a bad tag or date fails the
+/// Nix build rather than the later `docker load`.
+fn stream_script(attrs_file: &Path, attrs: StreamScriptAttrs) -> Result<()> {
+    let exclude: BTreeSet<&PathBuf> = attrs.exclude.iter().collect();
+    let paths: BTreeSet<&PathBuf> = attrs.graph.iter().map(|e| &e.path).filter(|p| !exclude.contains(p)).collect();
+    let mut conf = attrs.conf;
+    let layers: Vec<Value> = paths.iter().map(|p| Value::from(vec![p.display().to_string()])).collect();
+    conf.insert("store_layers".into(), Value::Array(layers));
+    let conf = Value::Object(conf);
+    let raw: RawConf = serde_json::from_value(conf.clone())
+        .map_err(|e| Error::conf(attrs_file, format!("attribute `conf`: {e}")))?;
+    Conf::from_raw(attrs_file, raw, None)?;
+
+    let mut script = format!("#!{} stream\n", attrs.stowage.display()).into_bytes();
+    serde_json::to_writer_pretty(&mut script, &conf).expect("a JSON value always serialises");
+    script.push(b'\n');
+    write_output(&attrs.outputs.out, &script, 0o555)
+}
+
+/// Where Nix put `.attrs.json`. Nix 2.8 sets `NIX_ATTRS_JSON_FILE` to the path outside the
+/// sandbox, so fall back to the build directory, which is the working directory.
+fn attrs_file() -> PathBuf {
+    std::env::var_os("NIX_ATTRS_JSON_FILE")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(".attrs.json"))
+}
+
+/// Reads and decodes `.attrs.json`.
+fn read_attrs<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<T> {
+    let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
+}
+
+/// Writes a small output file with the given mode.
+fn write_output(out: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let target = out.display().to_string();
+    let mut file = std::fs::File::create(out).map_err(|e| Error::write(&target, e))?;
+    file.write_all(bytes).map_err(|e| Error::write(&target, e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| Error::write(&target, e))
+}
