@@ -44,9 +44,11 @@ pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()
         out.write_all(&member_header(plan, &layer_member(index), layer.size()))
             .map_err(|e| Error::write(target, e))?;
         diff_ids.push(layer.write_to(&mut out, target)?);
-        out.write_all(tar::padding(layer.size())).map_err(|e| Error::write(target, e))?;
+        out.write_all(tar::padding(layer.size()))
+            .map_err(|e| Error::write(target, e))?;
     }
-    out.write_all(&trailer(plan, &diff_ids)).map_err(|e| Error::write(target, e))?;
+    out.write_all(&trailer(plan, &diff_ids))
+        .map_err(|e| Error::write(target, e))?;
     out.flush().map_err(|e| Error::write(target, e))
 }
 
@@ -54,7 +56,10 @@ pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()
 /// beside `path` that is renamed at the end, so an error never leaves a partial `path`.
 pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Result<()> {
     let target = path.display().to_string();
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let temp = tempfile::Builder::new()
         .prefix(".stowage-")
         .tempfile_in(dir)
@@ -62,21 +67,28 @@ pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Re
     match compression {
         Compression::None => write_parallel(plan, temp.as_file(), &target)?,
         Compression::Gzip => {
-            let mut encoder = flate2::GzBuilder::new().write(temp.as_file(), flate2::Compression::default());
+            let mut encoder =
+                flate2::GzBuilder::new().write(temp.as_file(), flate2::Compression::default());
             stream(plan, &mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
         Compression::Zstd => {
-            let mut encoder = zstd::Encoder::new(temp.as_file(), 0).map_err(|e| Error::write(&target, e))?;
+            let mut encoder =
+                zstd::Encoder::new(temp.as_file(), 0).map_err(|e| Error::write(&target, e))?;
             stream(plan, &mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
     }
     // Read-only like every build result; independent of the umask.
     let permissions = std::os::unix::fs::PermissionsExt::from_mode(0o444);
-    temp.as_file().set_permissions(permissions).map_err(|e| Error::write(&target, e))?;
-    temp.as_file().sync_all().map_err(|e| Error::write(&target, e))?;
-    temp.persist(path).map_err(|e| Error::write(&target, e.error))?;
+    temp.as_file()
+        .set_permissions(permissions)
+        .map_err(|e| Error::write(&target, e))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| Error::write(&target, e))?;
+    temp.persist(path)
+        .map_err(|e| Error::write(&target, e.error))?;
     Ok(())
 }
 
@@ -88,8 +100,11 @@ fn write_parallel(plan: &ImagePlan, file: &File, target: &str) -> Result<()> {
     let mut order: Vec<usize> = (0..plan.layers.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(plan.layers[i].size()));
     let next = AtomicUsize::new(0);
-    let results: Vec<OnceLock<Result<Sha256Digest>>> = plan.layers.iter().map(|_| OnceLock::new()).collect();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(order.len().max(1));
+    let results: Vec<OnceLock<Result<Sha256Digest>>> =
+        plan.layers.iter().map(|_| OnceLock::new()).collect();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(order.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
@@ -115,18 +130,29 @@ fn write_parallel(plan: &ImagePlan, file: &File, target: &str) -> Result<()> {
     if unwritten {
         return Err(Error::Internal("a layer was not written".into()));
     }
-    let end = offsets.last().map_or(0, |&o| o + tar::padded(plan.layers.last().map_or(0, |l| l.size())));
-    file.write_all_at(&trailer(plan, &diff_ids), end).map_err(|e| Error::write(target, e))
+    let end = offsets.last().map_or(0, |&o| {
+        o + tar::padded(plan.layers.last().map_or(0, |l| l.size()))
+    });
+    file.write_all_at(&trailer(plan, &diff_ids), end)
+        .map_err(|e| Error::write(target, e))
 }
 
 /// Writes layer `index` (its member header, bytes and padding) at `offset` of `file`.
-fn write_layer_at(plan: &ImagePlan, index: usize, offset: u64, file: &File, target: &str) -> Result<Sha256Digest> {
+fn write_layer_at(
+    plan: &ImagePlan,
+    index: usize,
+    offset: u64,
+    file: &File,
+    target: &str,
+) -> Result<Sha256Digest> {
     let layer = &plan.layers[index];
     let header = member_header(plan, &layer_member(index), layer.size());
-    file.write_all_at(&header, offset - header.len() as u64).map_err(|e| Error::write(target, e))?;
+    file.write_all_at(&header, offset - header.len() as u64)
+        .map_err(|e| Error::write(target, e))?;
     let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, OffsetWriter { file, offset });
     let digest = layer.write_to(&mut out, target)?;
-    out.write_all(tar::padding(layer.size())).map_err(|e| Error::write(target, e))?;
+    out.write_all(tar::padding(layer.size()))
+        .map_err(|e| Error::write(target, e))?;
     out.flush().map_err(|e| Error::write(target, e))?;
     Ok(digest)
 }
@@ -148,9 +174,24 @@ fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
 
 /// The outer tar header of a member: a plain file owned by root, with the conf's mtime.
 fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
-    let owner = Owner { uid: 0, gid: 0, uname: String::new(), gname: String::new(), mtime: plan.conf.mtime.unix_seconds() };
+    let owner = Owner {
+        uid: 0,
+        gid: 0,
+        uname: String::new(),
+        gname: String::new(),
+        mtime: plan.conf.mtime.unix_seconds(),
+    };
     let mut out = Vec::with_capacity(tar::BLOCK as usize);
-    tar::write_header(&Header { name: name.as_bytes(), kind: Kind::File, mode: 0o644, size, owner: &owner }, &mut out);
+    tar::write_header(
+        &Header {
+            name: name.as_bytes(),
+            kind: Kind::File,
+            mode: 0o644,
+            size,
+            owner: &owner,
+        },
+        &mut out,
+    );
     out
 }
 
@@ -158,17 +199,28 @@ fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
 /// The tag, when the conf gives none, is the first 32 hex digits of the config digest:
 /// stable for the same content, different for different content.
 fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
-    let config = image_config(&plan.conf, plan.base_config(), &plan.own_comments(), diff_ids);
+    let config = image_config(
+        &plan.conf,
+        plan.base_config(),
+        &plan.own_comments(),
+        diff_ids,
+    );
     let config_bytes = serde_json::to_vec(&config).expect("a JSON value always serialises");
     let config_digest = Sha256Digest::of(&config_bytes);
     let config_member = format!("{}.json", config_digest.hex());
-    let repo_tag = plan.conf.repo_tag.with_default_tag(&config_digest.hex()[..32]);
+    let repo_tag = plan
+        .conf
+        .repo_tag
+        .with_default_tag(&config_digest.hex()[..32]);
     let layers: Vec<String> = (0..plan.layers.len()).map(layer_member).collect();
     let manifest_bytes = serde_json::to_vec(&manifest(&config_member, &repo_tag, &layers))
         .expect("a JSON value always serialises");
 
     let mut out = Vec::new();
-    for (name, bytes) in [(config_member.as_str(), &config_bytes), ("manifest.json", &manifest_bytes)] {
+    for (name, bytes) in [
+        (config_member.as_str(), &config_bytes),
+        ("manifest.json", &manifest_bytes),
+    ] {
         out.extend_from_slice(&member_header(plan, name, bytes.len() as u64));
         out.extend_from_slice(bytes);
         out.extend_from_slice(tar::padding(bytes.len() as u64));

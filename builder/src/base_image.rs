@@ -125,7 +125,8 @@ impl Compression {
 /// Opens `archive`, decompressing it into a temp file first when the whole archive is
 /// gzip or zstd, since indexing needs a seekable plain tar.
 fn open_archive(archive: &Path) -> Result<File> {
-    let file = File::open(archive).map_err(|e| Error::read(archive, e))?;
+    let file = File::open(archive)
+        .map_err(|e| Error::base_image(archive, format!("cannot open: {e}; check fromImage")))?;
     let size = file.metadata().map_err(|e| Error::read(archive, e))?.len();
     let magic = read_range(&file, 0, size.min(4)).map_err(|e| Error::read(archive, e))?;
     let Some(compression) = Compression::detect(&magic) else {

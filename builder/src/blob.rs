@@ -42,9 +42,13 @@ impl Blob {
                 .read_at(&mut buffer[..want], self.offset + done)
                 .map_err(|e| self.error(format!("cannot read: {e}")))?;
             if n == 0 {
-                return Err(self.error(format!("truncated: expected {} bytes, found {done}", self.size)));
+                return Err(self.error(format!(
+                    "truncated: expected {} bytes, found {done}",
+                    self.size
+                )));
             }
-            out.write_all(&buffer[..n]).map_err(|e| Error::write(target, e))?;
+            out.write_all(&buffer[..n])
+                .map_err(|e| Error::write(target, e))?;
             done += n as u64;
         }
         Ok(())
@@ -62,6 +66,9 @@ impl Blob {
 
     /// An error about this blob, prefixed with where it comes from.
     fn error(&self, message: String) -> Error {
-        Error::Input { path: self.origin.clone().into(), message }
+        Error::Input {
+            path: self.origin.clone().into(),
+            message,
+        }
     }
 }

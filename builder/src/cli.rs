@@ -28,7 +28,12 @@ pub enum Command {
         /// The conf file.
         conf: PathBuf,
         /// Override the image's NAME[:TAG] (without a tag, one is derived from the content).
-        #[arg(short = 't', long = "repo_tag", visible_alias = "repo-tag", value_name = "NAME[:TAG]")]
+        #[arg(
+            short = 't',
+            long = "repo_tag",
+            visible_alias = "repo-tag",
+            value_name = "NAME[:TAG]"
+        )]
         repo_tag: Option<String>,
     },
     /// Write the image as a docker-archive to a file (`docker load -i FILE`).
@@ -44,7 +49,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "none")]
         compress: Compression,
         /// Override the image's NAME[:TAG] (without a tag, one is derived from the content).
-        #[arg(short = 't', long = "repo_tag", visible_alias = "repo-tag", value_name = "NAME[:TAG]")]
+        #[arg(
+            short = 't',
+            long = "repo_tag",
+            visible_alias = "repo-tag",
+            value_name = "NAME[:TAG]"
+        )]
         repo_tag: Option<String>,
     },
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
@@ -59,7 +69,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let plan = ImagePlan::from_conf(Conf::load(&conf, repo_tag.as_deref())?)?;
             archive::stream(&plan, &mut stdout_file()?, "stdout")
         }
-        Command::Build { conf, output, compress, repo_tag } => {
+        Command::Build {
+            conf,
+            output,
+            compress,
+            repo_tag,
+        } => {
             let plan = ImagePlan::from_conf(Conf::load(&conf, repo_tag.as_deref())?)?;
             archive::write_file(&plan, &output, compress)
         }
@@ -70,6 +85,9 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Stdout as a plain file: Rust's `Stdout` is line-buffered, which would scan every
 /// layer byte for newlines.
 fn stdout_file() -> Result<File> {
-    let fd = std::io::stdout().as_fd().try_clone_to_owned().map_err(|e| Error::write("stdout", e))?;
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::write("stdout", e))?;
     Ok(File::from(fd))
 }

@@ -79,14 +79,23 @@ impl Conf {
 
     /// Applies defaults and checks every field of `raw`.
     pub fn from_raw(file: &Path, raw: RawConf, repo_tag_override: Option<&str>) -> Result<Conf> {
-        let bad = |field: &str, message: String| Error::conf(file, format!("field `{field}`: {message}"));
+        let bad =
+            |field: &str, message: String| Error::conf(file, format!("field `{field}`: {message}"));
         if let Some(os) = raw.os.as_deref().filter(|os| *os != "linux") {
-            return Err(bad("os", format!("\"{os}\" is not supported; images are always \"linux\"")));
+            return Err(bad(
+                "os",
+                format!("\"{os}\" is not supported; images are always \"linux\""),
+            ));
         }
         let config = match raw.config {
             None | Some(Value::Null) => serde_json::Map::new(),
             Some(Value::Object(map)) => map,
-            Some(other) => return Err(bad("config", format!("must be an object or null, not {other}"))),
+            Some(other) => {
+                return Err(bad(
+                    "config",
+                    format!("must be an object or null, not {other}"),
+                ))
+            }
         };
         let created = Timestamp::parse(&raw.created).map_err(|m| bad("created", m))?;
         let mtime = match &raw.mtime {
@@ -95,14 +104,25 @@ impl Conf {
         };
         let store_dir = raw.store_dir.unwrap_or_else(|| PathBuf::from("/nix/store"));
         if !store_dir.is_absolute() {
-            return Err(bad("store_dir", format!("\"{}\" must be an absolute path", store_dir.display())));
+            return Err(bad(
+                "store_dir",
+                format!("\"{}\" must be an absolute path", store_dir.display()),
+            ));
         }
         let repo_tag = match repo_tag_override.or(raw.repo_tag.as_deref()) {
             Some(text) => RepoTag::parse(text).map_err(|m| bad("repo_tag", m))?,
-            None => return Err(bad("repo_tag", "missing: set it in the conf or pass -t NAME[:TAG]".into())),
+            None => {
+                return Err(bad(
+                    "repo_tag",
+                    "missing: set it in the conf or pass -t NAME[:TAG]".into(),
+                ))
+            }
         };
         if raw.architecture.is_empty() {
-            return Err(bad("architecture", "must not be empty (e.g. \"amd64\")".into()));
+            return Err(bad(
+                "architecture",
+                "must not be empty (e.g. \"amd64\")".into(),
+            ));
         }
         Ok(Conf {
             file: file.to_owned(),
@@ -147,11 +167,9 @@ fn lenient_int<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<u64>, D
     match Option::<IntOrText>::deserialize(de)? {
         None => Ok(None),
         Some(IntOrText::Int(n)) => Ok(Some(n)),
-        Some(IntOrText::Text(t)) => t
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom(format!("\"{t}\" is not a non-negative integer"))),
+        Some(IntOrText::Text(t)) => t.trim().parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("\"{t}\" is not a non-negative integer"))
+        }),
     }
 }
 
@@ -170,7 +188,8 @@ mod tests {
     }"#;
 
     fn parse(text: &str) -> Result<Conf> {
-        let raw: RawConf = serde_json::from_str(text).map_err(|e| Error::conf(Path::new("conf.json"), e.to_string()))?;
+        let raw: RawConf = serde_json::from_str(text)
+            .map_err(|e| Error::conf(Path::new("conf.json"), e.to_string()))?;
         Conf::from_raw(Path::new("conf.json"), raw, None)
     }
 
@@ -208,6 +227,9 @@ mod tests {
     fn a_missing_field_is_named() {
         let text = NIXPKGS_CONF.replace(r#""architecture": "amd64","#, "");
         let err = parse(&text).unwrap_err().to_string();
-        assert!(err.starts_with("conf.json: missing field `architecture`"), "{err}");
+        assert!(
+            err.starts_with("conf.json: missing field `architecture`"),
+            "{err}"
+        );
     }
 }

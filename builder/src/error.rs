@@ -38,27 +38,42 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O failure while reading `path`.
     pub fn read(path: &Path, source: io::Error) -> Self {
-        Error::Read { path: path.to_owned(), source }
+        Error::Read {
+            path: path.to_owned(),
+            source,
+        }
     }
 
     /// A bad value in the conf file `file`.
     pub fn conf(file: &Path, message: impl Into<String>) -> Self {
-        Error::Conf { file: file.to_owned(), message: message.into() }
+        Error::Conf {
+            file: file.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// A problem with an input path that goes into a layer.
     pub fn input(path: &Path, message: impl Into<String>) -> Self {
-        Error::Input { path: path.to_owned(), message: message.into() }
+        Error::Input {
+            path: path.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// A problem with the base image archive `archive`.
     pub fn base_image(archive: &Path, message: impl Into<String>) -> Self {
-        Error::BaseImage { archive: archive.to_owned(), message: message.into() }
+        Error::BaseImage {
+            archive: archive.to_owned(),
+            message: message.into(),
+        }
     }
 
     /// A failure writing to `target` (a file name, or "stdout").
     pub fn write(target: impl Into<String>, source: io::Error) -> Self {
-        Error::Write { target: target.into(), source }
+        Error::Write {
+            target: target.into(),
+            source,
+        }
     }
 
     /// True when the reader of our output went away (`stowage stream | head`): not an error

@@ -27,7 +27,11 @@ impl ImagePlan {
     /// Reads the base image's index, walks every store path and checks the
     /// customisation layer; nothing is hashed yet.
     pub fn from_conf(conf: Conf) -> Result<ImagePlan> {
-        let base = conf.from_image.as_deref().map(read_base_image).transpose()?;
+        let base = conf
+            .from_image
+            .as_deref()
+            .map(read_base_image)
+            .transpose()?;
         let owner = Owner {
             uid: conf.uid,
             gid: conf.gid,
@@ -44,7 +48,10 @@ impl ImagePlan {
         let mut layers: Vec<Layer> = base
             .iter()
             .flat_map(|b| b.layers.iter().cloned())
-            .map(|blob| Layer { source: LayerSource::Blob(blob), comment: None })
+            .map(|blob| Layer {
+                source: LayerSource::Blob(blob),
+                comment: None,
+            })
             .collect();
         layers.extend(store_layers.into_iter().map(|layer| Layer {
             comment: Some(store_paths_comment(&layer.paths)),
@@ -66,7 +73,10 @@ impl ImagePlan {
 
     /// The history comments of the layers this image adds (all but the base's).
     pub fn own_comments(&self) -> Vec<String> {
-        self.layers.iter().filter_map(|l| l.comment.clone()).collect()
+        self.layers
+            .iter()
+            .filter_map(|l| l.comment.clone())
+            .collect()
     }
 }
 
@@ -80,14 +90,21 @@ fn store_paths_comment(paths: &[PathBuf]) -> String {
 /// in hex), which is checked while the layer streams.
 fn customisation_layer(dir: &Path) -> Result<Blob> {
     let checksum_file = dir.join("checksum");
-    let checksum = std::fs::read_to_string(&checksum_file).map_err(|e| Error::read(&checksum_file, e))?;
+    let checksum =
+        std::fs::read_to_string(&checksum_file).map_err(|e| Error::read(&checksum_file, e))?;
     let checksum = checksum.trim().to_ascii_lowercase();
     if checksum.len() != 64 || !checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::input(&checksum_file, "must hold the SHA-256 of layer.tar as 64 hex digits"));
+        return Err(Error::input(
+            &checksum_file,
+            "must hold the SHA-256 of layer.tar as 64 hex digits",
+        ));
     }
     let tar_file = dir.join("layer.tar");
     let file = File::open(&tar_file).map_err(|e| Error::read(&tar_file, e))?;
-    let size = file.metadata().map_err(|e| Error::read(&tar_file, e))?.len();
+    let size = file
+        .metadata()
+        .map_err(|e| Error::read(&tar_file, e))?
+        .len();
     Ok(Blob {
         file: Arc::new(file),
         offset: 0,

@@ -16,9 +16,16 @@ const ACCUMULATED_MAPS: [&str; 3] = ["Labels", "ExposedPorts", "Volumes"];
 ///
 /// `base` is the base image's whole config; `own_comments` has one history comment per
 /// layer this image adds; `diff_ids` covers every layer, base layers first.
-pub fn image_config(conf: &Conf, base: Option<&Value>, own_comments: &[String], diff_ids: &[Sha256Digest]) -> Value {
+pub fn image_config(
+    conf: &Conf,
+    base: Option<&Value>,
+    own_comments: &[String],
+    diff_ids: &[Sha256Digest],
+) -> Value {
     let base_layer_count = diff_ids.len() - own_comments.len();
-    let inherited = base.and_then(|b| b.get("config")).and_then(Value::as_object);
+    let inherited = base
+        .and_then(|b| b.get("config"))
+        .and_then(Value::as_object);
     let mut config = json!({
         "architecture": conf.architecture,
         "os": "linux",
@@ -45,7 +52,10 @@ pub fn manifest(config_member: &str, repo_tag: &str, layer_members: &[String]) -
 /// replace the base's, except `Env` (merged by variable name, ours winning) and the maps
 /// in [`ACCUMULATED_MAPS`] (merged by key, ours winning). Setting `Entrypoint` without
 /// `Cmd` drops the base's `Cmd`, as a Dockerfile's `ENTRYPOINT` does.
-pub fn merge_config(base: Option<&Map<String, Value>>, ours: &Map<String, Value>) -> Map<String, Value> {
+pub fn merge_config(
+    base: Option<&Map<String, Value>>,
+    ours: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut merged = base.cloned().unwrap_or_default();
     merged.retain(|_, v| !v.is_null());
     let sets = |key: &str| ours.get(key).is_some_and(|v| !v.is_null());
@@ -54,8 +64,12 @@ pub fn merge_config(base: Option<&Map<String, Value>>, ours: &Map<String, Value>
     }
     for (key, value) in ours.iter().filter(|(_, v)| !v.is_null()) {
         let combined = match (key.as_str(), merged.get(key), value) {
-            ("Env", Some(Value::Array(base_env)), Value::Array(own_env)) => Value::Array(merge_env(base_env, own_env)),
-            (k, Some(Value::Object(base_map)), Value::Object(own_map)) if ACCUMULATED_MAPS.contains(&k) => {
+            ("Env", Some(Value::Array(base_env)), Value::Array(own_env)) => {
+                Value::Array(merge_env(base_env, own_env))
+            }
+            (k, Some(Value::Object(base_map)), Value::Object(own_map))
+                if ACCUMULATED_MAPS.contains(&k) =>
+            {
                 let mut map = base_map.clone();
                 map.extend(own_map.clone());
                 Value::Object(map)
@@ -73,7 +87,10 @@ fn merge_env(base: &[Value], ours: &[Value]) -> Vec<Value> {
     let mut merged: Vec<Value> = Vec::new();
     for entry in base.iter().chain(ours) {
         let name = env_name(entry);
-        match merged.iter_mut().find(|existing| name.is_some() && env_name(existing) == name) {
+        match merged
+            .iter_mut()
+            .find(|existing| name.is_some() && env_name(existing) == name)
+        {
             Some(existing) => *existing = entry.clone(),
             None => merged.push(entry.clone()),
         }
@@ -83,21 +100,41 @@ fn merge_env(base: &[Value], ours: &[Value]) -> Vec<Value> {
 
 /// The variable name of an `Env` entry (`PATH` of `PATH=/bin`).
 fn env_name(entry: &Value) -> Option<&str> {
-    entry.as_str().map(|s| s.split_once('=').map_or(s, |(name, _)| name))
+    entry
+        .as_str()
+        .map(|s| s.split_once('=').map_or(s, |(name, _)| name))
 }
 
 /// The base's history (padded so that every base layer has an entry: legacy archives
 /// have none) followed by one entry per layer of ours.
-fn history(conf: &Conf, base: Option<&Value>, base_layer_count: usize, own_comments: &[String]) -> Vec<Value> {
-    let mut entries: Vec<Value> =
-        base.and_then(|b| b.get("history")).and_then(Value::as_array).cloned().unwrap_or_default();
-    let described = entries.iter().filter(|e| e.get("empty_layer") != Some(&Value::Bool(true))).count();
-    let base_created = base.and_then(|b| b.get("created")).cloned().unwrap_or(Value::Null);
+fn history(
+    conf: &Conf,
+    base: Option<&Value>,
+    base_layer_count: usize,
+    own_comments: &[String],
+) -> Vec<Value> {
+    let mut entries: Vec<Value> = base
+        .and_then(|b| b.get("history"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let described = entries
+        .iter()
+        .filter(|e| e.get("empty_layer") != Some(&Value::Bool(true)))
+        .count();
+    let base_created = base
+        .and_then(|b| b.get("created"))
+        .cloned()
+        .unwrap_or(Value::Null);
     for _ in described..base_layer_count {
         entries.push(json!({ "created": base_created, "comment": "layer of the base image" }));
     }
     let created = conf.created.rfc3339();
-    entries.extend(own_comments.iter().map(|comment| json!({ "created": created, "comment": comment })));
+    entries.extend(
+        own_comments
+            .iter()
+            .map(|comment| json!({ "created": created, "comment": comment })),
+    );
     entries
 }
 
@@ -114,7 +151,10 @@ mod tests {
         let base = map(json!({"Env": ["PATH=/bin", "LANG=C", "TZ=UTC"], "Cmd": ["sh"]}));
         let ours = map(json!({"Env": ["LANG=de_DE.UTF-8", "APP=1"]}));
         let merged = merge_config(Some(&base), &ours);
-        assert_eq!(merged["Env"], json!(["PATH=/bin", "LANG=de_DE.UTF-8", "TZ=UTC", "APP=1"]));
+        assert_eq!(
+            merged["Env"],
+            json!(["PATH=/bin", "LANG=de_DE.UTF-8", "TZ=UTC", "APP=1"])
+        );
         assert_eq!(merged["Cmd"], json!(["sh"]));
     }
 
@@ -125,7 +165,9 @@ mod tests {
             "Labels": {"a": "1", "b": "1"}, "ExposedPorts": {"80/tcp": {}},
             "Entrypoint": ["/base"], "Cmd": ["--help"],
         }));
-        let ours = map(json!({"User": "root", "Labels": {"b": "2"}, "Volumes": {"/data": {}}, "Cmd": null}));
+        let ours = map(
+            json!({"User": "root", "Labels": {"b": "2"}, "Volumes": {"/data": {}}, "Cmd": null}),
+        );
         let merged = merge_config(Some(&base), &ours);
         assert_eq!(
             Value::Object(merged),
@@ -142,7 +184,10 @@ mod tests {
         let base = map(json!({"Entrypoint": ["/base"], "Cmd": ["--help"]}));
         let merged = merge_config(Some(&base), &map(json!({"Entrypoint": ["/mine"]})));
         assert_eq!(Value::Object(merged), json!({"Entrypoint": ["/mine"]}));
-        let both = merge_config(Some(&base), &map(json!({"Entrypoint": ["/mine"], "Cmd": ["x"]})));
+        let both = merge_config(
+            Some(&base),
+            &map(json!({"Entrypoint": ["/mine"], "Cmd": ["x"]})),
+        );
         assert_eq!(both["Cmd"], json!(["x"]));
     }
 }

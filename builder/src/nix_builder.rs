@@ -86,7 +86,9 @@ pub fn run(command: NixCommand) -> Result<()> {
                 other => {
                     return Err(Error::conf(
                         &attrs_file,
-                        format!("compressor \"{other}\" is unknown; use \"none\", \"gz\" or \"zstd\""),
+                        format!(
+                            "compressor \"{other}\" is unknown; use \"none\", \"gz\" or \"zstd\""
+                        ),
                     ))
                 }
             };
@@ -100,9 +102,17 @@ pub fn run(command: NixCommand) -> Result<()> {
 /// Nix build rather than the later `docker load`.
 fn stream_script(attrs_file: &Path, attrs: StreamScriptAttrs) -> Result<()> {
     let exclude: BTreeSet<&PathBuf> = attrs.exclude.iter().collect();
-    let paths: BTreeSet<&PathBuf> = attrs.graph.iter().map(|e| &e.path).filter(|p| !exclude.contains(p)).collect();
+    let paths: BTreeSet<&PathBuf> = attrs
+        .graph
+        .iter()
+        .map(|e| &e.path)
+        .filter(|p| !exclude.contains(p))
+        .collect();
     let mut conf = attrs.conf;
-    let layers: Vec<Value> = paths.iter().map(|p| Value::from(vec![p.display().to_string()])).collect();
+    let layers: Vec<Value> = paths
+        .iter()
+        .map(|p| Value::from(vec![p.display().to_string()]))
+        .collect();
     conf.insert("store_layers".into(), Value::Array(layers));
     let conf = Value::Object(conf);
     let raw: RawConf = serde_json::from_value(conf.clone())
@@ -127,13 +137,16 @@ fn attrs_file() -> PathBuf {
 /// Reads and decodes `.attrs.json`.
 fn read_attrs<T: for<'de> Deserialize<'de>>(file: &Path) -> Result<T> {
     let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
 }
 
 /// Writes a small output file with the given mode.
 fn write_output(out: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let target = out.display().to_string();
     let mut file = std::fs::File::create(out).map_err(|e| Error::write(&target, e))?;
-    file.write_all(bytes).map_err(|e| Error::write(&target, e))?;
-    file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| Error::write(&target, e))
+    file.write_all(bytes)
+        .map_err(|e| Error::write(&target, e))?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::write(&target, e))
 }

@@ -22,12 +22,19 @@ impl RepoTag {
         if let Some(tag) = tag {
             check_tag(tag)?;
         }
-        Ok(RepoTag { name: name.to_owned(), tag: tag.map(str::to_owned) })
+        Ok(RepoTag {
+            name: name.to_owned(),
+            tag: tag.map(str::to_owned),
+        })
     }
 
     /// The full reference, using `default_tag` when none was given.
     pub fn with_default_tag(&self, default_tag: &str) -> String {
-        format!("{}:{}", self.name, self.tag.as_deref().unwrap_or(default_tag))
+        format!(
+            "{}:{}",
+            self.name,
+            self.tag.as_deref().unwrap_or(default_tag)
+        )
     }
 }
 
@@ -45,7 +52,9 @@ impl fmt::Display for RepoTag {
 fn check_name(name: &str) -> Result<(), String> {
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c);
     if name.is_empty() || name.starts_with('/') || name.ends_with('/') {
-        return Err(format!("name \"{name}\" is empty or starts or ends with '/'"));
+        return Err(format!(
+            "name \"{name}\" is empty or starts or ends with '/'"
+        ));
     }
     if !name.chars().all(allowed) {
         return Err(format!(
@@ -65,7 +74,9 @@ fn check_tag(tag: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!("tag \"{tag}\" must be 1 to 128 of A-Z a-z 0-9 _ . - and not start with . or -"))
+        Err(format!(
+            "tag \"{tag}\" must be 1 to 128 of A-Z a-z 0-9 _ . - and not start with . or -"
+        ))
     }
 }
 
@@ -78,12 +89,24 @@ mod tests {
         let cases = [
             ("hello:latest", "hello", Some("latest")),
             ("hello", "hello", None),
-            ("registry.example:5000/team/app", "registry.example:5000/team/app", None),
-            ("registry.example:5000/team/app:1.0", "registry.example:5000/team/app", Some("1.0")),
+            (
+                "registry.example:5000/team/app",
+                "registry.example:5000/team/app",
+                None,
+            ),
+            (
+                "registry.example:5000/team/app:1.0",
+                "registry.example:5000/team/app",
+                Some("1.0"),
+            ),
         ];
         for (text, name, tag) in cases {
             let parsed = RepoTag::parse(text).unwrap();
-            assert_eq!((parsed.name.as_str(), parsed.tag.as_deref()), (name, tag), "{text}");
+            assert_eq!(
+                (parsed.name.as_str(), parsed.tag.as_deref()),
+                (name, tag),
+                "{text}"
+            );
             assert_eq!(parsed.to_string(), text);
         }
         assert_eq!(RepoTag::parse("a").unwrap().with_default_tag("x"), "a:x");

@@ -48,15 +48,19 @@ impl StoreLayer {
         for path in paths {
             check_store_path(path, store_dir)?;
         }
-        let walked: Vec<Vec<Entry>> =
-            paths.par_iter().map(|p| walk(p)).collect::<Result<_>>()?;
+        let walked: Vec<Vec<Entry>> = paths.par_iter().map(|p| walk(p)).collect::<Result<_>>()?;
         let mut entries: Vec<Entry> = walked.into_iter().flatten().collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         entries.dedup_by(|a, b| a.name == b.name);
         let mut all = store_dir_entries(store_dir);
         all.extend(entries);
         let size = layer_size(&all, &owner);
-        Ok(StoreLayer { paths: paths.to_vec(), entries: all, owner, size })
+        Ok(StoreLayer {
+            paths: paths.to_vec(),
+            entries: all,
+            owner,
+            size,
+        })
     }
 
     /// Writes the layer tar to `out`, reading every file once. `target` names `out` in
@@ -67,15 +71,18 @@ impl StoreLayer {
         for entry in &self.entries {
             headers.clear();
             tar::write_header(&self.header(entry), &mut headers);
-            out.write_all(&headers).map_err(|e| Error::write(target, e))?;
+            out.write_all(&headers)
+                .map_err(|e| Error::write(target, e))?;
             if entry.kind == Kind::File {
                 let source = Path::new(OsStr::from_bytes(&entry.name));
                 let source = Path::new("/").join(source);
                 copy_file(&source, entry.size, out, target, &mut buffer)?;
-                out.write_all(tar::padding(entry.size)).map_err(|e| Error::write(target, e))?;
+                out.write_all(tar::padding(entry.size))
+                    .map_err(|e| Error::write(target, e))?;
             }
         }
-        out.write_all(&tar::END_OF_ARCHIVE).map_err(|e| Error::write(target, e))
+        out.write_all(&tar::END_OF_ARCHIVE)
+            .map_err(|e| Error::write(target, e))
     }
 
     /// The tar header of one entry with the layer's owner and time stamp.
@@ -95,8 +102,18 @@ fn layer_size(entries: &[Entry], owner: &Owner) -> u64 {
     let members: u64 = entries
         .iter()
         .map(|e| {
-            let header = Header { name: &e.name, kind: e.kind.clone(), mode: e.mode, size: e.size, owner };
-            let content = if e.kind == Kind::File { tar::padded(e.size) } else { 0 };
+            let header = Header {
+                name: &e.name,
+                kind: e.kind.clone(),
+                mode: e.mode,
+                size: e.size,
+                owner,
+            };
+            let content = if e.kind == Kind::File {
+                tar::padded(e.size)
+            } else {
+                0
+            };
             tar::header_len(&header) + content
         })
         .sum();
@@ -106,14 +123,19 @@ fn layer_size(entries: &[Entry], owner: &Owner) -> u64 {
 /// Refuses anything that is not `<store_dir>/<name>`: a layer must not reach outside the
 /// store, and nested paths would put the same files in two layers.
 fn check_store_path(path: &Path, store_dir: &Path) -> Result<()> {
-    let inside = path
-        .strip_prefix(store_dir)
-        .ok()
-        .filter(|rest| matches!(rest.components().collect::<Vec<_>>()[..], [Component::Normal(_)]));
+    let inside = path.strip_prefix(store_dir).ok().filter(|rest| {
+        matches!(
+            rest.components().collect::<Vec<_>>()[..],
+            [Component::Normal(_)]
+        )
+    });
     if !path.is_absolute() || inside.is_none() {
         return Err(Error::input(
             path,
-            format!("not a store path: expected {}/<hash>-<name>", store_dir.display()),
+            format!(
+                "not a store path: expected {}/<hash>-<name>",
+                store_dir.display()
+            ),
         ));
     }
     Ok(())
@@ -124,7 +146,12 @@ fn store_dir_entries(store_dir: &Path) -> Vec<Entry> {
     let mut entries: Vec<Entry> = store_dir
         .ancestors()
         .filter(|a| a.parent().is_some())
-        .map(|a| Entry { name: relative_name(a), kind: Kind::Directory, mode: 0o755, size: 0 })
+        .map(|a| Entry {
+            name: relative_name(a),
+            kind: Kind::Directory,
+            mode: 0o755,
+            size: 0,
+        })
         .collect();
     entries.reverse();
     entries
@@ -132,7 +159,11 @@ fn store_dir_entries(store_dir: &Path) -> Vec<Entry> {
 
 /// The member name of an absolute path: its bytes without the leading `/`.
 fn relative_name(path: &Path) -> Vec<u8> {
-    path.as_os_str().as_bytes().strip_prefix(b"/").unwrap_or(path.as_os_str().as_bytes()).to_vec()
+    path.as_os_str()
+        .as_bytes()
+        .strip_prefix(b"/")
+        .unwrap_or(path.as_os_str().as_bytes())
+        .to_vec()
 }
 
 /// Every file, directory and symlink under `root` (itself included), unsorted. Symlinks
@@ -140,7 +171,10 @@ fn relative_name(path: &Path) -> Vec<u8> {
 fn walk(root: &Path) -> Result<Vec<Entry>> {
     let meta = fs::symlink_metadata(root).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error::input(root, "store path does not exist; is it in the closure the conf was made from?")
+            Error::input(
+                root,
+                "store path does not exist; is it in the closure the conf was made from?",
+            )
         } else {
             Error::read(root, e)
         }
@@ -151,7 +185,8 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
         if meta.is_dir() {
             for child in fs::read_dir(&path).map_err(|e| Error::read(&path, e))? {
                 let child = child.map_err(|e| Error::read(&path, e))?.path();
-                let child_meta = fs::symlink_metadata(&child).map_err(|e| Error::read(&child, e))?;
+                let child_meta =
+                    fs::symlink_metadata(&child).map_err(|e| Error::read(&child, e))?;
                 pending.push((child, child_meta));
             }
         }
@@ -178,24 +213,43 @@ fn entry_for(path: &Path, meta: &Metadata) -> Result<Entry> {
         } else {
             "a device node"
         };
-        return Err(Error::input(path, format!("is {what}; a layer can only hold files, directories and symlinks")));
+        return Err(Error::input(
+            path,
+            format!("is {what}; a layer can only hold files, directories and symlinks"),
+        ));
     };
-    Ok(Entry { name: relative_name(path), kind, mode: meta.mode() & 0o7777, size })
+    Ok(Entry {
+        name: relative_name(path),
+        kind,
+        mode: meta.mode() & 0o7777,
+        size,
+    })
 }
 
 /// Copies exactly `size` bytes of `source` to `out`. A file that is shorter or longer than
 /// planned changed after planning; the layer's size would be wrong, so that is an error.
-fn copy_file(source: &Path, size: u64, out: &mut impl Write, target: &str, buffer: &mut [u8]) -> Result<()> {
+fn copy_file(
+    source: &Path,
+    size: u64,
+    out: &mut impl Write,
+    target: &str,
+    buffer: &mut [u8],
+) -> Result<()> {
     let mut file = File::open(source).map_err(|e| Error::read(source, e))?;
-    let changed = || Error::input(source, format!("changed while being read (planned {size} bytes); store paths must not change during a build"));
+    let changed = || {
+        Error::input(source, format!("changed while being read (planned {size} bytes); store paths must not change during a build"))
+    };
     let mut remaining = size;
     while remaining > 0 {
         let want = remaining.min(buffer.len() as u64) as usize;
-        let n = file.read(&mut buffer[..want]).map_err(|e| Error::read(source, e))?;
+        let n = file
+            .read(&mut buffer[..want])
+            .map_err(|e| Error::read(source, e))?;
         if n == 0 {
             return Err(changed());
         }
-        out.write_all(&buffer[..n]).map_err(|e| Error::write(target, e))?;
+        out.write_all(&buffer[..n])
+            .map_err(|e| Error::write(target, e))?;
         remaining -= n as u64;
     }
     let mut probe = [0u8; 1];
@@ -211,7 +265,13 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     fn owner() -> Owner {
-        Owner { uid: 0, gid: 0, uname: "root".into(), gname: "root".into(), mtime: 1 }
+        Owner {
+            uid: 0,
+            gid: 0,
+            uname: "root".into(),
+            gname: "root".into(),
+            mtime: 1,
+        }
     }
 
     /// A fake store under a temp dir with one path holding a file, a dir and a symlink.
@@ -230,11 +290,17 @@ mod tests {
     fn plan_sorts_members_and_predicts_the_size() {
         let (_dir, store, p) = fake_store();
         let layer = StoreLayer::plan(&[p], &store, owner()).unwrap();
-        let names: Vec<String> =
-            layer.entries.iter().map(|e| String::from_utf8_lossy(&e.name).into_owned()).collect();
+        let names: Vec<String> = layer
+            .entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect();
         let prefix = relative_name(&store);
         let prefix = String::from_utf8_lossy(&prefix);
-        assert!(names.windows(2).skip(prefix.matches('/').count() + 1).all(|w| w[0] < w[1]));
+        assert!(names
+            .windows(2)
+            .skip(prefix.matches('/').count() + 1)
+            .all(|w| w[0] < w[1]));
         assert!(names.ends_with(&[
             format!("{prefix}/aaaa-pkg"),
             format!("{prefix}/aaaa-pkg/bin"),
@@ -249,7 +315,7 @@ mod tests {
     #[test]
     fn hard_links_are_written_as_plain_files() {
         let (_dir, store, p) = fake_store();
-        let before = StoreLayer::plan(&[p.clone()], &store, owner()).unwrap();
+        let before = StoreLayer::plan(std::slice::from_ref(&p), &store, owner()).unwrap();
         let mut a = Vec::new();
         before.write_to(&mut a, "test").unwrap();
         fs::hard_link(p.join("bin/tool"), store.join("elsewhere")).unwrap();
@@ -263,7 +329,13 @@ mod tests {
     fn a_path_outside_the_store_is_refused() {
         let (_dir, store, _p) = fake_store();
         let err = StoreLayer::plan(&[PathBuf::from("/etc")], &store, owner()).unwrap_err();
-        assert_eq!(err.to_string(), format!("/etc: not a store path: expected {}/<hash>-<name>", store.display()));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "/etc: not a store path: expected {}/<hash>-<name>",
+                store.display()
+            )
+        );
         let nested = store.join("aaaa-pkg/bin");
         assert!(StoreLayer::plan(&[nested], &store, owner()).is_err());
     }
@@ -272,17 +344,20 @@ mod tests {
     fn a_missing_store_path_is_named() {
         let (_dir, store, _p) = fake_store();
         let missing = store.join("bbbb-gone");
-        let err = StoreLayer::plan(&[missing.clone()], &store, owner()).unwrap_err();
+        let err = StoreLayer::plan(std::slice::from_ref(&missing), &store, owner()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("{}: store path does not exist; is it in the closure the conf was made from?", missing.display())
+            format!(
+                "{}: store path does not exist; is it in the closure the conf was made from?",
+                missing.display()
+            )
         );
     }
 
     #[test]
     fn a_file_that_grows_after_planning_is_an_error() {
         let (_dir, store, p) = fake_store();
-        let layer = StoreLayer::plan(&[p.clone()], &store, owner()).unwrap();
+        let layer = StoreLayer::plan(std::slice::from_ref(&p), &store, owner()).unwrap();
         fs::set_permissions(p.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(p.join("bin/tool"), b"#!tool, now longer\n").unwrap();
         let err = layer.write_to(&mut Vec::new(), "test").unwrap_err();

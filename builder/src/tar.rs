@@ -103,7 +103,11 @@ pub fn write_header(header: &Header<'_>, out: &mut Vec<u8>) -> usize {
 pub fn header_len(header: &Header<'_>) -> u64 {
     let name = member_name(header);
     let pax = pax_records(header, &name);
-    let pax_len = if pax.is_empty() { 0 } else { BLOCK + padded(pax.len() as u64) };
+    let pax_len = if pax.is_empty() {
+        0
+    } else {
+        BLOCK + padded(pax.len() as u64)
+    };
     pax_len + BLOCK
 }
 
@@ -131,14 +135,21 @@ fn pax_records(header: &Header<'_>, name: &[u8]) -> Vec<u8> {
         pax_record(&mut records, "size", header.size.to_string().as_bytes());
     }
     if header.owner.mtime > MAX_OCTAL_11 {
-        pax_record(&mut records, "mtime", header.owner.mtime.to_string().as_bytes());
+        pax_record(
+            &mut records,
+            "mtime",
+            header.owner.mtime.to_string().as_bytes(),
+        );
     }
     for (key, id) in [("uid", header.owner.uid), ("gid", header.owner.gid)] {
         if id > MAX_OCTAL_7 {
             pax_record(&mut records, key, id.to_string().as_bytes());
         }
     }
-    for (key, owner_name) in [("uname", &header.owner.uname), ("gname", &header.owner.gname)] {
+    for (key, owner_name) in [
+        ("uname", &header.owner.uname),
+        ("gname", &header.owner.gname),
+    ] {
         if owner_name.len() > OWNER_NAME_FIELD {
             pax_record(&mut records, key, owner_name.as_bytes());
         }
@@ -166,7 +177,11 @@ fn pax_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
 /// here; the PAX header written before it carries their real values.
 fn ustar_block(header: &Header<'_>, name: &[u8], type_flag: u8) -> [u8; BLOCK as usize] {
     let mut block = [0u8; BLOCK as usize];
-    let size = if header.kind == Kind::File { header.size } else { 0 };
+    let size = if header.kind == Kind::File {
+        header.size
+    } else {
+        0
+    };
     put_bytes(&mut block[0..100], name);
     put_octal(&mut block[100..108], u64::from(header.mode & 0o7777));
     put_octal(&mut block[108..116], header.owner.uid.min(MAX_OCTAL_7));
@@ -210,7 +225,13 @@ mod tests {
     use super::*;
 
     fn owner() -> Owner {
-        Owner { uid: 0, gid: 0, uname: "root".into(), gname: "root".into(), mtime: 1 }
+        Owner {
+            uid: 0,
+            gid: 0,
+            uname: "root".into(),
+            gname: "root".into(),
+            mtime: 1,
+        }
     }
 
     /// Reads back what we wrote with the `tar` crate, an independent implementation.
@@ -221,7 +242,10 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+                let link = e
+                    .link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned());
                 let path = e.path().unwrap().to_string_lossy().into_owned();
                 (path, e.size(), e.header().mode().unwrap(), link)
             })
@@ -232,7 +256,11 @@ mod tests {
         let mut out = Vec::new();
         for h in headers {
             let n = write_header(h, &mut out);
-            assert_eq!(n as u64, header_len(h), "header_len must predict write_header");
+            assert_eq!(
+                n as u64,
+                header_len(h),
+                "header_len must predict write_header"
+            );
             if h.kind == Kind::File {
                 out.extend(std::iter::repeat_n(b'x', h.size as usize));
                 out.extend_from_slice(padding(h.size));
@@ -245,11 +273,20 @@ mod tests {
     #[test]
     fn short_names_use_plain_ustar() {
         let o = owner();
-        let h = Header { name: b"nix/store", kind: Kind::Directory, mode: 0o755, size: 0, owner: &o };
+        let h = Header {
+            name: b"nix/store",
+            kind: Kind::Directory,
+            mode: 0o755,
+            size: 0,
+            owner: &o,
+        };
         let mut out = Vec::new();
         assert_eq!(write_header(&h, &mut out), 512);
         assert_eq!(&out[..10], b"nix/store/");
-        assert_eq!(read_back(&archive_of(&[h])), vec![("nix/store/".into(), 0, 0o755, None)]);
+        assert_eq!(
+            read_back(&archive_of(&[h])),
+            vec![("nix/store/".into(), 0, 0o755, None)]
+        );
     }
 
     #[test]
@@ -258,7 +295,13 @@ mod tests {
         let long = format!("nix/store/{}", "a".repeat(150));
         let target = "t".repeat(120);
         let headers = [
-            Header { name: long.as_bytes(), kind: Kind::File, mode: 0o444, size: 3, owner: &o },
+            Header {
+                name: long.as_bytes(),
+                kind: Kind::File,
+                mode: 0o444,
+                size: 3,
+                owner: &o,
+            },
             Header {
                 name: b"link",
                 kind: Kind::Symlink(target.clone().into_bytes()),
@@ -292,7 +335,13 @@ mod tests {
             gname: "g".into(),
             mtime: 1,
         };
-        let h = Header { name: b"f", kind: Kind::File, mode: 0o644, size: 0, owner: &o };
+        let h = Header {
+            name: b"f",
+            kind: Kind::File,
+            mode: 0o644,
+            size: 0,
+            owner: &o,
+        };
         let bytes = archive_of(&[h]);
         let mut archive = ::tar::Archive::new(&bytes[..]);
         let mut entries = archive.entries().unwrap();
@@ -306,7 +355,13 @@ mod tests {
                 (x.key().unwrap().to_owned(), x.value().unwrap().to_owned())
             })
             .collect();
-        assert_eq!(pax, vec![("uid".into(), "5000000".into()), ("uname".into(), "u".repeat(40))]);
+        assert_eq!(
+            pax,
+            vec![
+                ("uid".into(), "5000000".into()),
+                ("uname".into(), "u".repeat(40))
+            ]
+        );
     }
 
     #[test]

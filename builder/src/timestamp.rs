@@ -18,9 +18,9 @@ impl Timestamp {
             .map(|t| t.with_timezone(&Utc))
             .ok()
             .or_else(|| naive(text).map(|t| t.and_utc()));
-        parsed
-            .map(Timestamp)
-            .ok_or_else(|| format!("\"{text}\" is not a date; use ISO 8601 (e.g. 1970-01-01T00:00:01Z) or \"now\""))
+        parsed.map(Timestamp).ok_or_else(|| {
+            format!("\"{text}\" is not a date; use ISO 8601 (e.g. 1970-01-01T00:00:01Z) or \"now\"")
+        })
     }
 
     /// RFC 3339 in UTC with a `Z`, the form Docker and OCI tools expect in configs.
@@ -42,10 +42,19 @@ fn now() -> DateTime<Utc> {
 
 /// The zone-less forms Python's `fromisoformat` accepts: date, and date with time.
 fn naive(text: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)
+    })
 }
 
 #[cfg(test)]
@@ -57,19 +66,30 @@ mod tests {
         for (text, seconds, rfc) in [
             ("1970-01-01T00:00:01Z", 1, "1970-01-01T00:00:01Z"),
             ("1970-01-01T00:00:01+00:00", 1, "1970-01-01T00:00:01Z"),
-            ("2024-03-01T12:00:00+01:00", 1709290800, "2024-03-01T11:00:00Z"),
+            (
+                "2024-03-01T12:00:00+01:00",
+                1709290800,
+                "2024-03-01T11:00:00Z",
+            ),
             ("2024-03-01T11:00:00", 1709290800, "2024-03-01T11:00:00Z"),
             ("2024-03-01", 1709251200, "2024-03-01T00:00:00Z"),
             ("1960-01-01T00:00:00Z", 0, "1960-01-01T00:00:00Z"),
         ] {
             let t = Timestamp::parse(text).unwrap();
-            assert_eq!((t.unix_seconds(), t.rfc3339().as_str()), (seconds, rfc), "{text}");
+            assert_eq!(
+                (t.unix_seconds(), t.rfc3339().as_str()),
+                (seconds, rfc),
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn now_is_one_instant_per_run() {
-        assert_eq!(Timestamp::parse("now").unwrap(), Timestamp::parse("now").unwrap());
+        assert_eq!(
+            Timestamp::parse("now").unwrap(),
+            Timestamp::parse("now").unwrap()
+        );
     }
 
     #[test]

@@ -1,0 +1,332 @@
+//! The `stowage` binary end to end on real store paths, without a container engine: the
+//! output format (snapshots), byte-for-byte determinism, base images, and every error.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+
+/// A two-store-layer image with a customisation layer: the conf and the archive's bytes.
+fn fixture_image(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let (app, lib) = fixture_store_paths();
+    let custom = customisation_layer(dir);
+    let conf = write_conf(
+        dir,
+        json!({"store_layers": [[lib], [app]], "customisation_layer": custom}),
+    );
+    let out = dir.join("image.tar");
+    run_ok(stowage().arg("build").arg(&conf).arg("-o").arg(&out));
+    (conf, fs::read(&out).unwrap())
+}
+
+#[test]
+fn archive_format_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_conf, bytes) = fixture_image(dir.path());
+    let image = read_image(&bytes);
+    insta::assert_snapshot!("member_order", image.member_order.join("\n"));
+    insta::assert_json_snapshot!("manifest", image.manifest);
+    insta::assert_json_snapshot!("config", image.config);
+    for (i, layer) in image.layers.iter().enumerate() {
+        insta::assert_snapshot!(format!("layer_{i}_listing"), listing(layer).join("\n"));
+    }
+}
+
+#[test]
+fn stream_and_build_give_the_same_bytes_and_compression_wraps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, built) = fixture_image(dir.path());
+    let streamed = run_ok(stowage().arg("stream").arg(&conf)).stdout;
+    assert_eq!(Sha256::digest(&streamed), Sha256::digest(&built));
+
+    let gz = dir.path().join("image.tar.gz");
+    run_ok(
+        stowage()
+            .arg("build")
+            .arg(&conf)
+            .arg("-o")
+            .arg(&gz)
+            .args(["--compress", "gzip"]),
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&fs::read(&gz).unwrap()[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, built);
+
+    let zst = dir.path().join("image.tar.zst");
+    run_ok(
+        stowage()
+            .arg("build")
+            .arg(&conf)
+            .arg("-o")
+            .arg(&zst)
+            .args(["--compress", "zstd"]),
+    );
+    assert_eq!(
+        zstd::decode_all(&fs::read(&zst).unwrap()[..]).unwrap(),
+        built
+    );
+    assert_eq!(
+        fs::metadata(&zst).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+}
+
+#[test]
+fn output_does_not_depend_on_tz_umask_or_locale() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, reference) = fixture_image(dir.path());
+    for (tz, umask, lang) in [
+        ("UTC", "022", "C"),
+        ("Asia/Tokyo", "077", "de_DE.UTF-8"),
+        ("America/New_York", "000", "tr_TR.UTF-8"),
+    ] {
+        let out = dir.path().join(format!("again-{umask}.tar"));
+        let script = format!("umask {umask}; exec \"$0\" build \"$1\" -o \"$2\"");
+        run_ok(
+            std::process::Command::new("sh")
+                .args(["-c", &script, env!("CARGO_BIN_EXE_stowage")])
+                .arg(&conf)
+                .arg(&out)
+                .env("TZ", tz)
+                .env("LANG", lang)
+                .env("LC_ALL", lang),
+        );
+        assert_eq!(
+            Sha256::digest(fs::read(&out).unwrap()),
+            Sha256::digest(&reference),
+            "TZ={tz} umask {umask} LANG={lang}"
+        );
+    }
+}
+
+#[test]
+fn a_tagless_repo_tag_gets_a_tag_from_the_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _lib) = fixture_store_paths();
+    let conf = write_conf(
+        dir.path(),
+        json!({"store_layers": [[app]], "repo_tag": "registry.example:5000/team/app"}),
+    );
+    let image = read_image(&run_ok(stowage().arg("stream").arg(&conf)).stdout);
+    let config_name = image.manifest[0]["Config"].as_str().unwrap();
+    let expected = format!("registry.example:5000/team/app:{}", &config_name[..32]);
+    assert_eq!(image.manifest[0]["RepoTags"], json!([expected]));
+
+    let overridden =
+        read_image(&run_ok(stowage().arg("stream").arg(&conf).args(["-t", "other:v1"])).stdout);
+    assert_eq!(overridden.manifest[0]["RepoTags"], json!(["other:v1"]));
+    let long_flag = read_image(
+        &run_ok(
+            stowage()
+                .arg("stream")
+                .arg(&conf)
+                .args(["--repo_tag", "other:v2"]),
+        )
+        .stdout,
+    );
+    assert_eq!(long_flag.manifest[0]["RepoTags"], json!(["other:v2"]));
+}
+
+#[test]
+fn an_executable_conf_streams_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, built) = fixture_image(dir.path());
+    let script = dir.path().join("stream-image");
+    let body = fs::read(&conf).unwrap();
+    let mut text = format!("#!{} stream\n", env!("CARGO_BIN_EXE_stowage")).into_bytes();
+    text.extend_from_slice(&body);
+    fs::write(&script, text).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let streamed = run_ok(&mut std::process::Command::new(&script)).stdout;
+    assert_eq!(Sha256::digest(&streamed), Sha256::digest(&built));
+    let retagged = run_ok(std::process::Command::new(&script).args(["-t", "renamed:1"])).stdout;
+    assert_eq!(
+        read_image(&retagged).manifest[0]["RepoTags"],
+        json!(["renamed:1"])
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (conf, _) = fixture_image(dir.path());
+    let mut child = stowage()
+        .arg("stream")
+        .arg(&conf)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn a_base_image_contributes_its_layers_and_config_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, lib) = fixture_store_paths();
+    let base_dir = dir.path().join("base");
+    fs::create_dir(&base_dir).unwrap();
+    let base_conf = write_conf(
+        &base_dir,
+        json!({"store_layers": [[lib]], "config": {"Env": ["PATH=/bin", "LANG=C"], "WorkingDir": "/srv", "Cmd": ["/base"]}}),
+    );
+    let base = dir.path().join("base.tar.gz");
+    run_ok(
+        stowage()
+            .arg("build")
+            .arg(&base_conf)
+            .arg("-o")
+            .arg(&base)
+            .args(["--compress", "gzip"]),
+    );
+    let base_image = read_image(&zstd_or_gzip_decode(&base));
+
+    let conf = write_conf(
+        dir.path(),
+        json!({"store_layers": [[app]], "from_image": base, "config": {"Env": ["LANG=de_DE.UTF-8"], "Cmd": ["/app"]}}),
+    );
+    let image = read_image(&run_ok(stowage().arg("stream").arg(&conf)).stdout);
+    let diff_ids = image.config["rootfs"]["diff_ids"].as_array().unwrap();
+    assert_eq!(diff_ids.len(), 2);
+    assert_eq!(diff_ids[0], base_image.config["rootfs"]["diff_ids"][0]);
+    assert_eq!(image.layers[0], base_image.layers[0]);
+    assert_eq!(
+        image.config["config"]["Env"],
+        json!(["PATH=/bin", "LANG=de_DE.UTF-8"])
+    );
+    assert_eq!(image.config["config"]["WorkingDir"], json!("/srv"));
+    assert_eq!(image.config["config"]["Cmd"], json!(["/app"]));
+    assert_eq!(image.config["history"].as_array().unwrap().len(), 2);
+}
+
+/// The bytes of a compressed archive, decompressed.
+fn zstd_or_gzip_decode(path: &Path) -> Vec<u8> {
+    let bytes = fs::read(path).unwrap();
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn errors_name_what_is_wrong_and_leave_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _lib) = fixture_store_paths();
+    let out = dir.path().join("out.tar");
+    let build = |conf: &Path| {
+        let mut cmd = stowage();
+        cmd.arg("build").arg(conf).arg("-o").arg(&out);
+        cmd
+    };
+
+    let bad_json = dir.path().join("bad.json");
+    fs::write(&bad_json, "{ not json").unwrap();
+    assert_eq!(
+        error_of(&mut build(&bad_json)),
+        format!(
+            "stowage: {}: not a valid conf: key must be a string at line 1 column 3",
+            bad_json.display()
+        )
+    );
+
+    let missing = app.with_file_name("00000000000000000000000000000000-missing");
+    let conf = write_conf(dir.path(), json!({"store_layers": [[missing]]}));
+    assert_eq!(
+        error_of(&mut build(&conf)),
+        format!(
+            "stowage: {}: store path does not exist; is it in the closure the conf was made from?",
+            missing.display()
+        )
+    );
+
+    let conf = write_conf(dir.path(), json!({"store_layers": [["/etc"]]}));
+    assert_eq!(
+        error_of(&mut build(&conf)),
+        "stowage: /etc: not a store path: expected /nix/store/<hash>-<name>"
+    );
+
+    let custom = customisation_layer(dir.path());
+    fs::write(custom.join("checksum"), "0".repeat(64)).unwrap();
+    let conf = write_conf(
+        dir.path(),
+        json!({"store_layers": [[app]], "customisation_layer": custom}),
+    );
+    let err = error_of(&mut build(&conf));
+    let prefix = format!(
+        "stowage: customisation layer {}: content has sha256 ",
+        custom.join("layer.tar").display()
+    );
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(err.ends_with(&format!(
+        "but sha256 {} was declared; the archive is corrupt or was tampered with",
+        "0".repeat(64)
+    )));
+
+    let conf = write_conf(
+        dir.path(),
+        json!({"from_image": dir.path().join("nope.tar")}),
+    );
+    assert_eq!(
+        error_of(&mut build(&conf)),
+        format!(
+            "stowage: base image {}: cannot open: No such file or directory (os error 2); check fromImage",
+            dir.path().join("nope.tar").display()
+        )
+    );
+
+    let leftovers: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".stowage-") || n == "out.tar")
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "partial output left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn a_truncated_base_layer_is_refused_naming_the_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, lib) = fixture_store_paths();
+    let base_conf = write_conf(dir.path(), json!({"store_layers": [[lib]]}));
+    let base = dir.path().join("base.tar");
+    run_ok(stowage().arg("build").arg(&base_conf).arg("-o").arg(&base));
+    // Flip one byte inside the layer: the diff_id no longer matches.
+    let mut bytes = fs::read(&base).unwrap();
+    bytes[512 + 2000] ^= 0xff;
+    let tampered = dir.path().join("tampered.tar");
+    fs::write(&tampered, &bytes).unwrap();
+    let conf = write_conf(dir.path(), json!({"from_image": tampered}));
+    let err = error_of(
+        stowage()
+            .arg("build")
+            .arg(&conf)
+            .arg("-o")
+            .arg(dir.path().join("out.tar")),
+    );
+    let prefix = format!(
+        "stowage: base image {}: member layers/000.tar: content has sha256 ",
+        tampered.display()
+    );
+    assert!(err.starts_with(&prefix), "{err}");
+}
