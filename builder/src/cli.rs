@@ -4,9 +4,12 @@ use crate::archive::{self, Compression};
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::image::ImagePlan;
+use crate::layering::AlgorithmName;
+use crate::layers_report::{self, Format, LayersRequest};
 use crate::nix_builder;
 use clap::{Parser, Subcommand};
 use std::fs::File;
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -45,7 +48,7 @@ pub enum Command {
         /// Where to write the archive.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
-        /// Compress the whole archive (docker load accepts gzip and zstd archives).
+        /// Compress the whole archive (docker load accepts gzip; podman load also zstd).
         #[arg(long, value_enum, default_value = "none")]
         compress: Compression,
         /// Override the image's NAME[:TAG] (without a tag, one is derived from the content).
@@ -56,6 +59,30 @@ pub enum Command {
             value_name = "NAME[:TAG]"
         )]
         repo_tag: Option<String>,
+    },
+    /// Show how a closure's store paths would be layered, and why, without building.
+    Layers {
+        /// A references graph: exportReferencesGraph's JSON array or legacy text, an
+        /// `.attrs.json` holding `graph`, or a conf with a `layering` section. Repeatable.
+        #[arg(long = "graph", value_name = "FILE", required = true, num_args = 1..)]
+        graphs: Vec<PathBuf>,
+        /// The image's maxLayers (base layers and the customisation layer count too) [default: 100]
+        #[arg(long)]
+        max_layers: Option<i64>,
+        /// The layering algorithm [default: auto]
+        #[arg(long, value_enum)]
+        algorithm: Option<AlgorithmName>,
+        /// A nixpkgs layeringPipeline as a JSON file (overrides --algorithm).
+        #[arg(long, value_name = "FILE")]
+        pipeline: Option<PathBuf>,
+        /// The Nix store directory the graph's paths live in.
+        #[arg(long, default_value = "/nix/store")]
+        store_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Say why each path landed in its layer.
+        #[arg(long)]
+        explain: bool,
     },
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
     #[command(subcommand)]
@@ -77,6 +104,29 @@ pub fn run(cli: Cli) -> Result<()> {
         } => {
             let plan = ImagePlan::from_conf(Conf::load(&conf, repo_tag.as_deref())?)?;
             archive::write_file(&plan, &output, compress)
+        }
+        Command::Layers {
+            graphs,
+            max_layers,
+            algorithm,
+            pipeline,
+            store_dir,
+            format,
+            explain,
+        } => {
+            let request = LayersRequest {
+                graphs,
+                max_layers,
+                algorithm,
+                pipeline,
+                store_dir,
+                format,
+                explain,
+            };
+            let report = layers_report::report(&request)?;
+            let mut out = stdout_file()?;
+            out.write_all(report.as_bytes())
+                .map_err(|e| Error::write("stdout", e))
         }
         Command::Nix(command) => nix_builder::run(command),
     }

@@ -3,6 +3,7 @@
 //! that the file itself is executable (`#!/nix/store/…/bin/stowage stream`).
 
 use crate::error::{Error, Result};
+use crate::layering::{store_layers, LayeringConf};
 use crate::repo_tag::RepoTag;
 use crate::timestamp::Timestamp;
 use serde::Deserialize;
@@ -37,7 +38,11 @@ pub struct RawConf {
     pub store_dir: Option<PathBuf>,
     #[serde(default)]
     pub from_image: Option<PathBuf>,
+    #[serde(default)]
     pub store_layers: Vec<Vec<PathBuf>>,
+    /// Our addition: plan the store layers from a graph instead of listing them.
+    #[serde(default)]
+    pub layering: Option<LayeringConf>,
     /// nixpkgs always sets it; `null` (our addition) builds an image without one.
     #[serde(default)]
     pub customisation_layer: Option<PathBuf>,
@@ -63,6 +68,7 @@ pub struct Conf {
     pub store_dir: PathBuf,
     pub from_image: Option<PathBuf>,
     pub store_layers: Vec<Vec<PathBuf>>,
+    pub layering: Option<LayeringConf>,
     pub customisation_layer: Option<PathBuf>,
     pub repo_tag: RepoTag,
 }
@@ -118,6 +124,12 @@ impl Conf {
                 ))
             }
         };
+        if raw.layering.is_some() && !raw.store_layers.is_empty() {
+            return Err(bad(
+                "layering",
+                "set either `store_layers` or `layering`, not both".into(),
+            ));
+        }
         if raw.architecture.is_empty() {
             return Err(bad(
                 "architecture",
@@ -138,9 +150,23 @@ impl Conf {
             store_dir,
             from_image: raw.from_image,
             store_layers: raw.store_layers,
+            layering: raw.layering,
             customisation_layer: raw.customisation_layer,
             repo_tag,
         })
+    }
+}
+
+impl Conf {
+    /// Replaces `layering` (a graph and an algorithm) by the `store_layers` it plans,
+    /// counting `base_layers` and the customisation layer against maxLayers.
+    pub fn resolve_layering(&mut self, base_layers: usize) -> Result<()> {
+        if let Some(layering) = self.layering.take() {
+            let fixed = base_layers + usize::from(self.customisation_layer.is_some());
+            let (graph, planned) = layering.plan(&self.store_dir, fixed, &self.file)?;
+            self.store_layers = store_layers(&graph, &planned);
+        }
+        Ok(())
     }
 }
 

@@ -26,12 +26,13 @@ pub struct ImagePlan {
 impl ImagePlan {
     /// Reads the base image's index, walks every store path and checks the
     /// customisation layer; nothing is hashed yet.
-    pub fn from_conf(conf: Conf) -> Result<ImagePlan> {
+    pub fn from_conf(mut conf: Conf) -> Result<ImagePlan> {
         let base = conf
             .from_image
             .as_deref()
             .map(read_base_image)
             .transpose()?;
+        conf.resolve_layering(base.as_ref().map_or(0, |b| b.layers.len()))?;
         let owner = Owner {
             uid: conf.uid,
             gid: conf.gid,

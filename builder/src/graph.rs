@@ -1,0 +1,379 @@
+//! Closure graphs as `exportReferencesGraph` writes them, in both forms: the JSON array of
+//! `__structuredAttrs` derivations (`{path, references, narSize, …}`) and the legacy text
+//! file (`path`, `deriver`, reference count, references…, repeated).
+//!
+//! Nodes are kept sorted by path, so every algorithm that walks them in index order is
+//! deterministic whatever order the input had.
+
+use crate::error::{Error, Result};
+use crate::store_path::StorePath;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// One entry of a JSON graph. Fields other than these (narHash, closureSize, …) are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphEntry {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub references: Vec<PathBuf>,
+    /// The path's NAR size; the legacy text form has none (see [`Graph::fill_missing_sizes`]).
+    #[serde(default, rename = "narSize")]
+    pub nar_size: Option<u64>,
+}
+
+/// A store path in the graph.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub path: StorePath,
+    /// Indices of the paths this one refers to, sorted, without itself.
+    pub references: Vec<usize>,
+    /// Indices of the paths that refer to this one, sorted, without itself.
+    pub referrers: Vec<usize>,
+    /// Bytes the path takes (NAR size); 0 when unknown.
+    pub nar_size: u64,
+}
+
+/// A closed, acyclic reference graph of store paths.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    index: HashMap<PathBuf, usize>,
+}
+
+impl Graph {
+    /// Builds a graph from entries, merging repeated paths (several graphs of one
+    /// derivation list shared paths once each). `source` names the input in errors.
+    pub fn from_entries(
+        entries: Vec<GraphEntry>,
+        store_dir: &Path,
+        source: &Path,
+    ) -> Result<Graph> {
+        let bad = |message: String| Error::conf(source, message);
+        let mut merged: BTreeMap<PathBuf, (BTreeSet<PathBuf>, Option<u64>)> = BTreeMap::new();
+        for entry in entries {
+            let slot = merged.entry(entry.path).or_default();
+            slot.0.extend(entry.references);
+            slot.1 = slot.1.or(entry.nar_size);
+        }
+        let index: HashMap<PathBuf, usize> = merged
+            .keys()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i))
+            .collect();
+        let mut nodes = Vec::with_capacity(merged.len());
+        for (path, (references, nar_size)) in &merged {
+            let store_path = StorePath::parse(path, store_dir)
+                .map_err(|m| bad(format!("{}: {m}", path.display())))?;
+            let mut refs = Vec::with_capacity(references.len());
+            for reference in references.iter().filter(|r| *r != path) {
+                let &i = index.get(reference).ok_or_else(|| {
+                    bad(format!(
+                        "{} refers to {}, which is not in the graph; pass the whole closure (exportReferencesGraph does)",
+                        path.display(),
+                        reference.display()
+                    ))
+                })?;
+                refs.push(i);
+            }
+            refs.sort_unstable();
+            nodes.push(Node {
+                path: store_path,
+                references: refs,
+                referrers: Vec::new(),
+                nar_size: nar_size.unwrap_or(0),
+            });
+        }
+        for i in 0..nodes.len() {
+            for r in nodes[i].references.clone() {
+                nodes[r].referrers.push(i);
+            }
+        }
+        let graph = Graph { nodes, index };
+        graph.check_acyclic().map_err(bad)?;
+        Ok(graph)
+    }
+
+    /// Parses the JSON form: an array of entries.
+    pub fn parse_json(text: &[u8], store_dir: &Path, source: &Path) -> Result<Graph> {
+        let entries: Vec<GraphEntry> = serde_json::from_slice(text)
+            .map_err(|e| Error::conf(source, format!("not a references graph: {e}")))?;
+        Graph::from_entries(entries, store_dir, source)
+    }
+
+    /// Parses the legacy text form of `exportReferencesGraph`.
+    pub fn parse_legacy(text: &str, store_dir: &Path, source: &Path) -> Result<Graph> {
+        Graph::from_entries(
+            parse_legacy_entries(text).map_err(|m| Error::conf(source, m))?,
+            store_dir,
+            source,
+        )
+    }
+
+    /// The graph as entries again (to merge it with others); unknown sizes stay unknown.
+    pub fn to_entries(&self) -> Vec<GraphEntry> {
+        self.nodes
+            .iter()
+            .map(|n| GraphEntry {
+                path: n.path.as_path().to_owned(),
+                references: n
+                    .references
+                    .iter()
+                    .map(|&r| self.nodes[r].path.as_path().to_owned())
+                    .collect(),
+                nar_size: (n.nar_size > 0).then_some(n.nar_size),
+            })
+            .collect()
+    }
+
+    /// All nodes, sorted by path.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The node of `path`, if it is in the graph.
+    pub fn index_of(&self, path: &Path) -> Option<usize> {
+        self.index.get(path).copied()
+    }
+
+    /// `roots` and everything they refer to, directly or not.
+    pub fn closure(&self, roots: impl IntoIterator<Item = usize>) -> BTreeSet<usize> {
+        self.reachable(roots, |n| &n.references)
+    }
+
+    /// `roots` and everything that refers to them, directly or not.
+    pub fn referrer_closure(&self, roots: impl IntoIterator<Item = usize>) -> BTreeSet<usize> {
+        self.reachable(roots, |n| &n.referrers)
+    }
+
+    /// Sizes the paths whose size the input did not give (the legacy text form) from the
+    /// files on disk, so size-driven layering still works.
+    pub fn fill_missing_sizes(&mut self) {
+        for node in self.nodes.iter_mut().filter(|n| n.nar_size == 0) {
+            node.nar_size = disk_size(node.path.as_path());
+        }
+    }
+
+    /// Everything reachable from `roots` by following `edges`.
+    fn reachable(
+        &self,
+        roots: impl IntoIterator<Item = usize>,
+        edges: impl Fn(&Node) -> &Vec<usize>,
+    ) -> BTreeSet<usize> {
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<usize> = roots.into_iter().collect();
+        while let Some(i) = todo.pop() {
+            if seen.insert(i) {
+                todo.extend(
+                    edges(&self.nodes[i])
+                        .iter()
+                        .copied()
+                        .filter(|j| !seen.contains(j)),
+                );
+            }
+        }
+        seen
+    }
+
+    /// Store paths cannot refer to each other in a cycle (Nix refuses to build that), so a
+    /// cycle means the graph was made up or corrupted.
+    fn check_acyclic(&self) -> Result<(), String> {
+        // Kahn's algorithm: whatever cannot be peeled off from the leaves lies on a cycle.
+        let mut pending: Vec<usize> = self.nodes.iter().map(|n| n.references.len()).collect();
+        let mut ready: Vec<usize> = (0..self.nodes.len()).filter(|&i| pending[i] == 0).collect();
+        let mut done = 0;
+        while let Some(i) = ready.pop() {
+            done += 1;
+            for &r in &self.nodes[i].referrers {
+                pending[r] -= 1;
+                if pending[r] == 0 {
+                    ready.push(r);
+                }
+            }
+        }
+        if done == self.nodes.len() {
+            return Ok(());
+        }
+        let on_cycle = (0..self.nodes.len())
+            .find(|&i| pending[i] > 0)
+            .map(|i| self.nodes[i].path.to_string());
+        Err(format!(
+            "the references form a cycle through {}; store paths cannot refer to each other in a cycle",
+            on_cycle.unwrap_or_default()
+        ))
+    }
+}
+
+/// The entries of a legacy `exportReferencesGraph` file: for each path, its line, its
+/// deriver's line (may be empty), the number of references, then one line per reference.
+fn parse_legacy_entries(text: &str) -> Result<Vec<GraphEntry>, String> {
+    let mut lines = text.lines().enumerate();
+    let mut entries = Vec::new();
+    while let Some((path_line, path)) = lines.next() {
+        if path.is_empty() {
+            continue; // a trailing blank line
+        }
+        let malformed =
+            |line: usize, what: &str| format!("line {}: expected {what} for {path}", line + 1);
+        lines
+            .next()
+            .ok_or_else(|| malformed(path_line + 1, "a deriver line"))?;
+        let (count_line, count) = lines
+            .next()
+            .ok_or_else(|| malformed(path_line + 2, "a reference count"))?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| malformed(count_line, "a reference count"))?;
+        let mut references = Vec::with_capacity(count);
+        for k in 1..=count {
+            let (_, reference) = lines
+                .next()
+                .ok_or_else(|| malformed(count_line + k, "a reference"))?;
+            references.push(PathBuf::from(reference));
+        }
+        entries.push(GraphEntry {
+            path: PathBuf::from(path),
+            references,
+            nar_size: None,
+        });
+    }
+    Ok(entries)
+}
+
+/// The bytes of the regular files under `path` (an estimate of its NAR size); 0 if it
+/// cannot be read.
+fn disk_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| disk_size(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STORE: &str = "/nix/store";
+
+    /// A store path for tests: `/nix/store/<32 × c>-<name>`.
+    pub fn sp(c: char, name: &str) -> PathBuf {
+        PathBuf::from(format!("{STORE}/{}-{name}", c.to_string().repeat(32)))
+    }
+
+    fn entry(path: &Path, refs: &[&PathBuf], size: u64) -> GraphEntry {
+        GraphEntry {
+            path: path.to_owned(),
+            references: refs.iter().map(|r| (*r).clone()).collect(),
+            nar_size: Some(size),
+        }
+    }
+
+    fn graph(entries: Vec<GraphEntry>) -> Result<Graph> {
+        Graph::from_entries(entries, Path::new(STORE), Path::new("graph"))
+    }
+
+    #[test]
+    fn closure_follows_references_and_ignores_self_references() {
+        let (a, b, c, d) = (
+            sp('a', "app"),
+            sp('b', "lib"),
+            sp('c', "libc"),
+            sp('d', "other"),
+        );
+        let g = graph(vec![
+            entry(&a, &[&a, &b], 1),
+            entry(&b, &[&c], 2),
+            entry(&c, &[], 3),
+            entry(&d, &[&c], 4),
+        ])
+        .unwrap();
+        let ia = g.index_of(&a).unwrap();
+        let names: Vec<&str> = g
+            .closure([ia])
+            .iter()
+            .map(|&i| g.nodes()[i].path.name())
+            .collect();
+        assert_eq!(names, ["app", "lib", "libc"]);
+        let ic = g.index_of(&c).unwrap();
+        assert_eq!(g.referrer_closure([ic]).len(), 4);
+        assert!(g.nodes()[ia].references.iter().all(|&r| r != ia));
+    }
+
+    #[test]
+    fn legacy_text_and_json_give_the_same_graph() {
+        let (a, b) = (sp('a', "app"), sp('b', "lib"));
+        let text = format!(
+            "{}\n\n2\n{}\n{}\n{}\n/nix/store/x.drv\n0\n",
+            a.display(),
+            a.display(),
+            b.display(),
+            b.display()
+        );
+        let legacy = Graph::parse_legacy(&text, Path::new(STORE), Path::new("graph")).unwrap();
+        let json = graph(vec![entry(&b, &[], 0), entry(&a, &[&b], 0)]).unwrap();
+        let shape = |g: &Graph| {
+            g.nodes()
+                .iter()
+                .map(|n| (n.path.to_string(), n.references.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shape(&legacy), shape(&json));
+    }
+
+    #[test]
+    fn bad_graphs_are_refused_with_the_path_named() {
+        let (a, b, c) = (sp('a', "app"), sp('b', "lib"), sp('c', "libc"));
+        let unknown = graph(vec![entry(&a, &[&b], 1)]).unwrap_err().to_string();
+        assert_eq!(
+            unknown,
+            format!(
+                "graph: {} refers to {}, which is not in the graph; pass the whole closure (exportReferencesGraph does)",
+                a.display(),
+                b.display()
+            )
+        );
+        let cycle = graph(vec![
+            entry(&a, &[&b], 1),
+            entry(&b, &[&c], 1),
+            entry(&c, &[&a], 1),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            cycle,
+            format!("graph: the references form a cycle through {}; store paths cannot refer to each other in a cycle", a.display())
+        );
+        let malformed = Graph::parse_legacy(
+            &format!("{}\n\nmany\n", a.display()),
+            Path::new(STORE),
+            Path::new("graph"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            malformed,
+            format!(
+                "graph: line 3: expected a reference count for {}",
+                a.display()
+            )
+        );
+        let not_store = graph(vec![entry(&PathBuf::from("/tmp/x"), &[], 1)])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            not_store,
+            "graph: /tmp/x: not a store path: expected /nix/store/<hash>-<name>"
+        );
+    }
+}
