@@ -3,13 +3,14 @@
 //! `outputs.out`; no shell is involved.
 
 use crate::archive::{self, Compression};
+use crate::base_image::read_base_image;
 use crate::conf::{Conf, RawConf};
 use crate::error::{Error, Result};
 use crate::image::ImagePlan;
+use crate::store_path::StorePath;
 use clap::Subcommand;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -19,8 +20,8 @@ pub enum NixCommand {
     /// Write the JSON of the attribute `value` to $out (makes a config's references visible
     /// to exportReferencesGraph).
     WriteJson,
-    /// Write an executable conf to $out: `#!<stowage> stream` and the conf JSON, with one
-    /// layer per store path of `graph` (less `exclude`).
+    /// Write an executable conf to $out: `#!<stowage> stream` and the conf JSON, with the
+    /// store layers planned from `graph` (less `exclude`) per `conf.layering`.
     StreamScript,
     /// Write the docker-archive of the conf `streamScript` to $out, compressed per `compressor`.
     Archive,
@@ -38,17 +39,12 @@ struct WriteJsonAttrs {
     value: Value,
 }
 
-/// An entry of an `exportReferencesGraph` result in `.attrs.json`.
-#[derive(Debug, Deserialize)]
-struct GraphEntry {
-    path: PathBuf,
-}
-
 #[derive(Debug, Deserialize)]
 struct StreamScriptAttrs {
     outputs: Outputs,
     conf: serde_json::Map<String, Value>,
-    graph: Vec<GraphEntry>,
+    /// The `exportReferencesGraph` result, passed on to the planner as it is.
+    graph: Value,
     #[serde(default)]
     exclude: Vec<PathBuf>,
     stowage: PathBuf,
@@ -98,26 +94,42 @@ pub fn run(command: NixCommand) -> Result<()> {
     }
 }
 
-/// Writes the executable conf. The conf is validated here, so a bad tag or date fails the
-/// Nix build rather than the later `docker load`.
+/// Writes the executable conf with its store layers planned from the graph. The conf is
+/// validated here, so a bad tag, date or maxLayers fails the Nix build rather than the
+/// later `docker load`.
 fn stream_script(attrs_file: &Path, attrs: StreamScriptAttrs) -> Result<()> {
-    let exclude: BTreeSet<&PathBuf> = attrs.exclude.iter().collect();
-    let paths: BTreeSet<&PathBuf> = attrs
-        .graph
-        .iter()
-        .map(|e| &e.path)
-        .filter(|p| !exclude.contains(p))
-        .collect();
     let mut conf = attrs.conf;
-    let layers: Vec<Value> = paths
-        .iter()
-        .map(|p| Value::from(vec![p.display().to_string()]))
-        .collect();
-    conf.insert("store_layers".into(), Value::Array(layers));
-    let conf = Value::Object(conf);
-    let raw: RawConf = serde_json::from_value(conf.clone())
+    let mut layering = match conf.remove("layering") {
+        Some(Value::Object(settings)) => settings,
+        _ => serde_json::Map::new(),
+    };
+    layering.insert("graph".into(), attrs.graph);
+    layering.insert(
+        "exclude".into(),
+        serde_json::to_value(&attrs.exclude).expect("paths serialise"),
+    );
+    conf.insert("layering".into(), Value::Object(layering));
+    let raw: RawConf = serde_json::from_value(Value::Object(conf.clone()))
         .map_err(|e| Error::conf(attrs_file, format!("attribute `conf`: {e}")))?;
-    Conf::from_raw(attrs_file, raw, None)?;
+    let mut parsed = Conf::from_raw(attrs_file, raw, None)?;
+    let base_layers = match &parsed.from_image {
+        Some(base) => read_base_image(base)?.layers.len(),
+        None => 0,
+    };
+    parsed.resolve_layering(base_layers)?;
+    conf.remove("layering");
+    if parsed.repo_tag.tag.is_none() {
+        // nixpkgs' rule for `tag = null`: the hash part of this output's store path, which
+        // the Nix library can also compute and expose as `imageTag`.
+        let out = StorePath::parse(&attrs.outputs.out, &parsed.store_dir)
+            .map_err(|m| Error::conf(attrs_file, format!("outputs.out: {m}")))?;
+        let tagged = parsed.repo_tag.with_default_tag(out.hash_part());
+        conf.insert("repo_tag".into(), Value::String(tagged));
+    }
+    conf.insert(
+        "store_layers".into(),
+        serde_json::to_value(&parsed.store_layers).expect("paths serialise"),
+    );
 
     let mut script = format!("#!{} stream\n", attrs.stowage.display()).into_bytes();
     serde_json::to_writer_pretty(&mut script, &conf).expect("a JSON value always serialises");

@@ -1,0 +1,19 @@
+# The smallest useful image: busybox, and a Cmd that greets.
+#
+#   nix-build examples/hello.nix --option sandbox true
+#   docker load -i result && docker run --rm --network=none hello:latest
+#
+# Needs the static stowage binary (scripts/try-hello builds it).
+{
+  stowageBinary ? ../target/x86_64-unknown-linux-gnu/release/stowage,
+  busybox ? /usr/bin/busybox,
+}:
+let
+  inherit (import ../nix/test-support.nix { inherit stowageBinary busybox; }) lib tools;
+in
+lib.buildLayeredImage {
+  name = "hello";
+  tag = "latest";
+  contents = [ tools ];
+  config.Cmd = [ "${tools}/bin/busybox" "echo" "Hello from a stowage image" ];
+}

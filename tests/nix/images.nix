@@ -1,0 +1,49 @@
+# Images the end-to-end tests build besides those in examples/.
+#
+# `snapshot` is made only of files in this directory, so its bytes depend on nothing of
+# the host (not even its busybox): its snapshot holds on every machine.
+{
+  stowageBinary ? ../../target/x86_64-unknown-linux-gnu/release/stowage,
+  busybox ? /usr/bin/busybox,
+}:
+let
+  inherit (import ../../nix/test-support.nix { inherit stowageBinary busybox; }) lib;
+
+  # A content-addressed store path: regular files, an executable, a relative symlink,
+  # an empty file, two files with the same bytes (which `nix-store --optimise` hard-links)
+  # and a member name only PAX can carry.
+  tree = builtins.path { name = "fixture-tree"; path = ./fixture-tree; };
+
+  # A second store path that references the first, reached only through the config.
+  launcher = builtins.toFile "launcher" ''
+    #!/bin/sh
+    exec ${tree}/bin/hello "$@"
+  '';
+
+  snapshotArgs = {
+    name = "stowage-e2e/snapshot";
+    tag = "v1";
+    contents = [ tree ];
+    config = {
+      Cmd = [ launcher ];
+      Env = [ "GREETING=hello" ];
+      WorkingDir = "/";
+    };
+  };
+in
+{
+  inherit tree;
+
+  snapshot = lib.buildLayeredImage snapshotArgs;
+
+  # The same image, compressed as a whole.
+  snapshot-gz = lib.buildLayeredImage (snapshotArgs // { compressor = "gz"; });
+  snapshot-zstd = lib.buildLayeredImage (snapshotArgs // { compressor = "zstd"; });
+
+  # No tag: the tag is derived from the stream script's output path. Upper case in the
+  # name is lowered for the image name; the registry prefix stays.
+  untagged = lib.streamLayeredImage {
+    name = "Registry.Example:5000/Team/Untagged";
+    contents = [ tree ];
+  };
+}

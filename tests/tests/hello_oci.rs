@@ -1,0 +1,147 @@
+//! examples/hello.nix as the containers/image tools see it: `skopeo inspect` reads the
+//! archive, `skopeo copy` turns it into an OCI layout, and `umoci unpack` extracts the
+//! root filesystem, which must hold the image's store closure exactly, file by file.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{
+    closure, command, nix_build, nix_eval_json, read_stream_conf, run, run_stdout, temp_dir,
+};
+use serde_json::Value;
+
+/// The store paths the hello image must contain: the closure of its busybox tools, which
+/// are both its contents and what its Cmd refers to.
+fn expected_closure() -> Vec<String> {
+    let tools =
+        nix_eval_json("(import ./nix/test-support.nix { inherit stowageBinary; }).tools.outPath");
+    let tools = PathBuf::from(tools.as_str().expect("tools path is a string"));
+    closure(&[&tools])
+}
+
+#[test]
+fn skopeo_inspects_the_hello_archive() {
+    let dir = temp_dir();
+    let image = nix_build("examples/hello.nix", "", dir.path());
+    let script = nix_build("examples/hello.nix", "stream", dir.path());
+
+    let inspect = run_stdout(
+        command("skopeo", ["inspect"]).arg(format!("docker-archive:{}", image.display())),
+    );
+    let inspect: Value = serde_json::from_str(&inspect).expect("skopeo inspect prints JSON");
+    assert_eq!(inspect["Architecture"], "amd64");
+    assert_eq!(inspect["Os"], "linux");
+
+    let conf = read_stream_conf(&script);
+    let store_layers = conf["store_layers"].as_array().expect("store_layers");
+    let layers = inspect["Layers"].as_array().expect("skopeo lists Layers");
+    assert_eq!(
+        layers.len(),
+        store_layers.len(),
+        "one layer per store layer"
+    );
+
+    let in_layers: BTreeSet<String> = store_layers
+        .iter()
+        .flat_map(|layer| layer.as_array().expect("a store layer is a list"))
+        .map(|p| p.as_str().expect("store path").to_owned())
+        .collect();
+    let expected: BTreeSet<String> = expected_closure().into_iter().collect();
+    assert_eq!(in_layers, expected, "the layers hold exactly the closure");
+}
+
+#[test]
+fn umoci_unpacks_the_store_closure_file_by_file() {
+    let dir = temp_dir();
+    let image = nix_build("examples/hello.nix", "", dir.path());
+    let layout = dir.path().join("oci");
+    let bundle = dir.path().join("bundle");
+
+    run(command("skopeo", ["copy", "--quiet"])
+        .arg(format!("docker-archive:{}", image.display()))
+        .arg(format!("oci:{}:hello", layout.display())));
+    run(command("umoci", ["unpack", "--rootless", "--image"])
+        .arg(format!("{}:hello", layout.display()))
+        .arg(&bundle));
+
+    let rootfs = bundle.join("rootfs");
+    let expected = expected_closure();
+    assert_eq!(
+        entries(&rootfs),
+        vec!["nix".to_owned()],
+        "the root holds only nix/"
+    );
+    let names: Vec<String> = expected
+        .iter()
+        .map(|p| p.trim_start_matches("/nix/store/").to_owned())
+        .collect();
+    assert_eq!(entries(&rootfs.join("nix/store")), names);
+
+    for path in &expected {
+        let unpacked = rootfs.join(path.trim_start_matches('/'));
+        compare_trees(Path::new(path), &unpacked);
+    }
+}
+
+/// The sorted names in a directory.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Asserts that `copy` is `original` again: the same kind of file, the same permission
+/// bits, the same bytes or symlink target, and for directories the same entries.
+fn compare_trees(original: &Path, copy: &Path) {
+    let want = fs::symlink_metadata(original)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", original.display()));
+    let got = fs::symlink_metadata(copy)
+        .unwrap_or_else(|e| panic!("{} is missing from the rootfs: {e}", copy.display()));
+    assert_eq!(
+        want.file_type(),
+        got.file_type(),
+        "{}: kind of file differs",
+        copy.display()
+    );
+    if want.file_type().is_symlink() {
+        assert_eq!(
+            fs::read_link(original).expect("read the original link"),
+            fs::read_link(copy).expect("read the unpacked link"),
+            "{}: symlink target differs",
+            copy.display()
+        );
+        return;
+    }
+    assert_eq!(
+        format!("{:o}", want.permissions().mode() & 0o7777),
+        format!("{:o}", got.permissions().mode() & 0o7777),
+        "{}: mode differs",
+        copy.display()
+    );
+    if want.is_dir() {
+        let names = entries(original);
+        assert_eq!(names, entries(copy), "{}: entries differ", copy.display());
+        for name in names {
+            compare_trees(&original.join(&name), &copy.join(&name));
+        }
+    } else {
+        assert!(
+            fs::read(original).expect("read the original")
+                == fs::read(copy).expect("read the copy"),
+            "{}: contents differ",
+            copy.display()
+        );
+    }
+}

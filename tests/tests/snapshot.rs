@@ -1,0 +1,32 @@
+//! The exact shape of an image, pinned by snapshots: manifest.json, the image config and
+//! every layer member (name, mode, owner, size, mtime, kind). The image is made only of
+//! files in tests/nix/, so the snapshots hold on any machine; a change in them is a
+//! change in what users get, to review with `cargo insta review`.
+
+mod common;
+
+use common::{layer_listing, nix_build, temp_dir, DockerArchive};
+
+#[test]
+fn snapshot_image_shape() {
+    let dir = temp_dir();
+    let image = nix_build("tests/nix/images.nix", "snapshot", dir.path());
+    let bytes = std::fs::read(&image).expect("read the image");
+    let archive = DockerArchive::from_bytes(&bytes);
+
+    // The builder must not leak into what it builds.
+    let stowage = nix_build("nix/test-support.nix", "stowage", dir.path());
+    let stowage_hash = &stowage.file_name().unwrap().to_string_lossy()[..32];
+    assert!(
+        !bytes.windows(32).any(|w| w == stowage_hash.as_bytes()),
+        "the image mentions the stowage package {}",
+        stowage.display()
+    );
+
+    insta::assert_json_snapshot!("members", archive.members);
+    insta::assert_json_snapshot!("manifest", archive.manifest);
+    insta::assert_json_snapshot!("config", archive.config);
+    for (name, layer) in &archive.layers {
+        insta::assert_snapshot!(name.replace('/', "_"), layer_listing(layer).join("\n"));
+    }
+}
