@@ -5,8 +5,8 @@ use crate::base_image::{read_base_image, BaseImage};
 use crate::blob::Blob;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
+use crate::fs_layer::FsLayer;
 use crate::layer::{Layer, LayerSource};
-use crate::store_layer::StoreLayer;
 use crate::tar::Owner;
 use rayon::prelude::*;
 use std::fs::File;
@@ -40,10 +40,10 @@ impl ImagePlan {
             gname: conf.gname.clone(),
             mtime: conf.mtime.unix_seconds(),
         };
-        let store_layers: Vec<StoreLayer> = conf
+        let store_layers: Vec<FsLayer> = conf
             .store_layers
             .par_iter()
-            .map(|paths| StoreLayer::plan(paths, &conf.store_dir, owner.clone()))
+            .map(|paths| FsLayer::from_store_paths(paths, &conf.store_dir, owner.clone()))
             .collect::<Result<_>>()?;
 
         let mut layers: Vec<Layer> = base
@@ -56,7 +56,7 @@ impl ImagePlan {
             .collect();
         layers.extend(store_layers.into_iter().map(|layer| Layer {
             comment: Some(store_paths_comment(&layer.paths)),
-            source: LayerSource::Store(layer),
+            source: LayerSource::Files(layer),
         }));
         if let Some(dir) = &conf.customisation_layer {
             layers.push(Layer {

@@ -4,14 +4,14 @@
 use crate::blob::Blob;
 use crate::digest::{HashingWriter, Sha256Digest};
 use crate::error::{Error, Result};
-use crate::store_layer::StoreLayer;
+use crate::fs_layer::FsLayer;
 use std::io::Write;
 
 /// What a layer's bytes come from.
 #[derive(Debug, Clone)]
 pub enum LayerSource {
-    /// Store paths, archived by us.
-    Store(StoreLayer),
+    /// Files on disk (store paths), archived by us.
+    Files(FsLayer),
     /// Existing tar bytes copied unchanged (base image layers, the customisation layer).
     Blob(Blob),
 }
@@ -29,7 +29,7 @@ impl Layer {
     /// The exact size of the layer's tar bytes, known before writing.
     pub fn size(&self) -> u64 {
         match &self.source {
-            LayerSource::Store(layer) => layer.size,
+            LayerSource::Files(layer) => layer.size,
             LayerSource::Blob(blob) => blob.size,
         }
     }
@@ -39,7 +39,7 @@ impl Layer {
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<Sha256Digest> {
         let mut hashing = HashingWriter::new(out);
         match &self.source {
-            LayerSource::Store(layer) => layer.write_to(&mut hashing, target)?,
+            LayerSource::Files(layer) => layer.write_to(&mut hashing, target)?,
             LayerSource::Blob(blob) => blob.write_to(&mut hashing, target)?,
         }
         if hashing.written() != self.size() {

@@ -1,9 +1,10 @@
-//! Layers made of store paths: plan the members from file metadata (so the layer's size is
-//! known before any content is read), then write them in one pass.
+//! Layers made of files on disk (store paths, or the tree of the customisation layer):
+//! plan the members from file metadata (so the layer's size is known before any content is
+//! read), then write them in one pass.
 //!
-//! The output depends only on the store paths' contents: members are sorted by name bytes,
-//! time stamps and owners come from the conf, and hard links (which `nix-store --optimise`
-//! creates between identical files) are written as ordinary files.
+//! The output depends only on the files' contents: members are sorted by name bytes, time
+//! stamps and owners are given, and hard links (which `nix-store --optimise` creates
+//! between identical files) are written as ordinary files.
 
 use crate::error::{Error, Result};
 use crate::tar::{self, Header, Kind, Owner};
@@ -18,49 +19,83 @@ use std::path::{Component, Path, PathBuf};
 /// Size of the buffer file contents are copied through.
 const COPY_BUFFER: usize = 1 << 20;
 
-/// One member of a store layer.
+/// One member of a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Member name: the absolute path without its leading `/`.
+    /// Member name: the path relative to the layer's root.
     pub name: Vec<u8>,
     pub kind: Kind,
     pub mode: u32,
     /// Content size of regular files, 0 otherwise.
     pub size: u64,
+    /// An owner other than the layer's (set by fakeRootCommands or `perms`).
+    pub owner: Option<Box<Owner>>,
 }
 
-/// A planned layer of store paths: its members in archive order and its exact tar size.
+/// A planned layer of files: its members in archive order and its exact tar size.
 #[derive(Debug, Clone)]
-pub struct StoreLayer {
-    /// The store paths the layer holds, as given.
+pub struct FsLayer {
+    /// What the layer holds, for the image history: store paths, or the tree's root.
     pub paths: Vec<PathBuf>,
+    /// The directory member names are relative to (`/` for store paths).
+    pub root: PathBuf,
     pub entries: Vec<Entry>,
     pub owner: Owner,
     /// The size of the layer tar, end-of-archive blocks included.
     pub size: u64,
 }
 
-impl StoreLayer {
+impl FsLayer {
     /// Plans a layer holding `paths`, which must be direct children of `store_dir`.
     /// The store directory and its parents come first as 0755 directories, as Docker's
     /// own tools write them.
-    pub fn plan(paths: &[PathBuf], store_dir: &Path, owner: Owner) -> Result<StoreLayer> {
+    pub fn from_store_paths(paths: &[PathBuf], store_dir: &Path, owner: Owner) -> Result<FsLayer> {
         for path in paths {
             check_store_path(path, store_dir)?;
         }
-        let walked: Vec<Vec<Entry>> = paths.par_iter().map(|p| walk(p)).collect::<Result<_>>()?;
+        let root = Path::new("/");
+        let walked: Vec<Vec<Entry>> = paths
+            .par_iter()
+            .map(|p| walk(root, p))
+            .collect::<Result<_>>()?;
         let mut entries: Vec<Entry> = walked.into_iter().flatten().collect();
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
-        entries.dedup_by(|a, b| a.name == b.name);
+        sort_members(&mut entries);
         let mut all = store_dir_entries(store_dir);
         all.extend(entries);
-        let size = layer_size(&all, &owner);
-        Ok(StoreLayer {
-            paths: paths.to_vec(),
-            entries: all,
+        Ok(FsLayer::new(paths.to_vec(), root.to_owned(), all, owner))
+    }
+
+    /// Plans a layer of everything under `root` (not `root` itself), named relative to it.
+    /// `adjust` may change each entry's mode or owner before the size is computed.
+    pub fn from_tree(root: &Path, owner: Owner, adjust: impl FnMut(&mut Entry)) -> Result<FsLayer> {
+        let mut entries = walk(root, root)?;
+        entries.retain(|e| !e.name.is_empty());
+        entries.iter_mut().for_each(adjust);
+        sort_members(&mut entries);
+        Ok(FsLayer::new(
+            vec![root.to_owned()],
+            root.to_owned(),
+            entries,
             owner,
-            size,
-        })
+        ))
+    }
+
+    /// A layer of `entries` (already in archive order) with its size computed.
+    fn new(paths: Vec<PathBuf>, root: PathBuf, entries: Vec<Entry>, owner: Owner) -> FsLayer {
+        let mut layer = FsLayer {
+            paths,
+            root,
+            entries,
+            owner,
+            size: 0,
+        };
+        layer.size = layer
+            .entries
+            .iter()
+            .map(|e| layer.member_size(e))
+            .sum::<u64>()
+            + tar::END_OF_ARCHIVE.len() as u64;
+        layer
     }
 
     /// Writes the layer tar to `out`, reading every file once. `target` names `out` in
@@ -74,8 +109,7 @@ impl StoreLayer {
             out.write_all(&headers)
                 .map_err(|e| Error::write(target, e))?;
             if entry.kind == Kind::File {
-                let source = Path::new(OsStr::from_bytes(&entry.name));
-                let source = Path::new("/").join(source);
+                let source = self.root.join(OsStr::from_bytes(&entry.name));
                 copy_file(&source, entry.size, out, target, &mut buffer)?;
                 out.write_all(tar::padding(entry.size))
                     .map_err(|e| Error::write(target, e))?;
@@ -85,39 +119,33 @@ impl StoreLayer {
             .map_err(|e| Error::write(target, e))
     }
 
-    /// The tar header of one entry with the layer's owner and time stamp.
+    /// The tar header of one entry, with its own owner or the layer's.
     fn header<'a>(&'a self, entry: &'a Entry) -> Header<'a> {
         Header {
             name: &entry.name,
             kind: entry.kind.clone(),
             mode: entry.mode,
             size: entry.size,
-            owner: &self.owner,
+            owner: entry.owner.as_deref().unwrap_or(&self.owner),
         }
+    }
+
+    /// The bytes one entry takes in the tar: its header(s) and padded content.
+    fn member_size(&self, entry: &Entry) -> u64 {
+        let content = if entry.kind == Kind::File {
+            tar::padded(entry.size)
+        } else {
+            0
+        };
+        tar::header_len(&self.header(entry)) + content
     }
 }
 
-/// The exact byte size of a layer tar holding `entries`.
-fn layer_size(entries: &[Entry], owner: &Owner) -> u64 {
-    let members: u64 = entries
-        .iter()
-        .map(|e| {
-            let header = Header {
-                name: &e.name,
-                kind: e.kind.clone(),
-                mode: e.mode,
-                size: e.size,
-                owner,
-            };
-            let content = if e.kind == Kind::File {
-                tar::padded(e.size)
-            } else {
-                0
-            };
-            tar::header_len(&header) + content
-        })
-        .sum();
-    members + tar::END_OF_ARCHIVE.len() as u64
+/// Archive order: by name bytes, so a directory precedes its contents. A path listed twice
+/// (the same store path in one layer) appears once.
+fn sort_members(entries: &mut Vec<Entry>) {
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.dedup_by(|a, b| a.name == b.name);
 }
 
 /// Refuses anything that is not `<store_dir>/<name>`: a layer must not reach outside the
@@ -147,40 +175,41 @@ fn store_dir_entries(store_dir: &Path) -> Vec<Entry> {
         .ancestors()
         .filter(|a| a.parent().is_some())
         .map(|a| Entry {
-            name: relative_name(a),
+            name: relative_name(Path::new("/"), a),
             kind: Kind::Directory,
             mode: 0o755,
             size: 0,
+            owner: None,
         })
         .collect();
     entries.reverse();
     entries
 }
 
-/// The member name of an absolute path: its bytes without the leading `/`.
-fn relative_name(path: &Path) -> Vec<u8> {
-    path.as_os_str()
+/// The member name of `path`: its bytes relative to `root` (empty for `root` itself).
+fn relative_name(root: &Path, path: &Path) -> Vec<u8> {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .as_os_str()
         .as_bytes()
-        .strip_prefix(b"/")
-        .unwrap_or(path.as_os_str().as_bytes())
         .to_vec()
 }
 
-/// Every file, directory and symlink under `root` (itself included), unsorted. Symlinks
-/// are not followed: a store path that is a symlink stays one.
-fn walk(root: &Path) -> Result<Vec<Entry>> {
-    let meta = fs::symlink_metadata(root).map_err(|e| {
+/// Every file, directory and symlink under `start` (itself included), named relative to
+/// `root`, unsorted. Symlinks are not followed: a store path that is a symlink stays one.
+fn walk(root: &Path, start: &Path) -> Result<Vec<Entry>> {
+    let meta = fs::symlink_metadata(start).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::input(
-                root,
+                start,
                 "store path does not exist; is it in the closure the conf was made from?",
             )
         } else {
-            Error::read(root, e)
+            Error::read(start, e)
         }
     })?;
     let mut entries = Vec::new();
-    let mut pending = vec![(root.to_path_buf(), meta)];
+    let mut pending = vec![(start.to_path_buf(), meta)];
     while let Some((path, meta)) = pending.pop() {
         if meta.is_dir() {
             for child in fs::read_dir(&path).map_err(|e| Error::read(&path, e))? {
@@ -190,13 +219,13 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
                 pending.push((child, child_meta));
             }
         }
-        entries.push(entry_for(&path, &meta)?);
+        entries.push(entry_for(root, &path, &meta)?);
     }
     Ok(entries)
 }
 
 /// The layer entry for one filesystem object.
-fn entry_for(path: &Path, meta: &Metadata) -> Result<Entry> {
+fn entry_for(root: &Path, path: &Path, meta: &Metadata) -> Result<Entry> {
     let file_type = meta.file_type();
     let (kind, size) = if file_type.is_file() {
         (Kind::File, meta.len())
@@ -219,10 +248,11 @@ fn entry_for(path: &Path, meta: &Metadata) -> Result<Entry> {
         ));
     };
     Ok(Entry {
-        name: relative_name(path),
+        name: relative_name(root, path),
         kind,
         mode: meta.mode() & 0o7777,
         size,
+        owner: None,
     })
 }
 
@@ -289,13 +319,13 @@ mod tests {
     #[test]
     fn plan_sorts_members_and_predicts_the_size() {
         let (_dir, store, p) = fake_store();
-        let layer = StoreLayer::plan(&[p], &store, owner()).unwrap();
+        let layer = FsLayer::from_store_paths(&[p], &store, owner()).unwrap();
         let names: Vec<String> = layer
             .entries
             .iter()
             .map(|e| String::from_utf8_lossy(&e.name).into_owned())
             .collect();
-        let prefix = relative_name(&store);
+        let prefix = relative_name(Path::new("/"), &store);
         let prefix = String::from_utf8_lossy(&prefix);
         assert!(names
             .windows(2)
@@ -315,11 +345,11 @@ mod tests {
     #[test]
     fn hard_links_are_written_as_plain_files() {
         let (_dir, store, p) = fake_store();
-        let before = StoreLayer::plan(std::slice::from_ref(&p), &store, owner()).unwrap();
+        let before = FsLayer::from_store_paths(std::slice::from_ref(&p), &store, owner()).unwrap();
         let mut a = Vec::new();
         before.write_to(&mut a, "test").unwrap();
         fs::hard_link(p.join("bin/tool"), store.join("elsewhere")).unwrap();
-        let after = StoreLayer::plan(&[p], &store, owner()).unwrap();
+        let after = FsLayer::from_store_paths(&[p], &store, owner()).unwrap();
         let mut b = Vec::new();
         after.write_to(&mut b, "test").unwrap();
         assert_eq!(a, b);
@@ -328,7 +358,7 @@ mod tests {
     #[test]
     fn a_path_outside_the_store_is_refused() {
         let (_dir, store, _p) = fake_store();
-        let err = StoreLayer::plan(&[PathBuf::from("/etc")], &store, owner()).unwrap_err();
+        let err = FsLayer::from_store_paths(&[PathBuf::from("/etc")], &store, owner()).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -337,14 +367,15 @@ mod tests {
             )
         );
         let nested = store.join("aaaa-pkg/bin");
-        assert!(StoreLayer::plan(&[nested], &store, owner()).is_err());
+        assert!(FsLayer::from_store_paths(&[nested], &store, owner()).is_err());
     }
 
     #[test]
     fn a_missing_store_path_is_named() {
         let (_dir, store, _p) = fake_store();
         let missing = store.join("bbbb-gone");
-        let err = StoreLayer::plan(std::slice::from_ref(&missing), &store, owner()).unwrap_err();
+        let err =
+            FsLayer::from_store_paths(std::slice::from_ref(&missing), &store, owner()).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -357,7 +388,7 @@ mod tests {
     #[test]
     fn a_file_that_grows_after_planning_is_an_error() {
         let (_dir, store, p) = fake_store();
-        let layer = StoreLayer::plan(std::slice::from_ref(&p), &store, owner()).unwrap();
+        let layer = FsLayer::from_store_paths(std::slice::from_ref(&p), &store, owner()).unwrap();
         fs::set_permissions(p.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(p.join("bin/tool"), b"#!tool, now longer\n").unwrap();
         let err = layer.write_to(&mut Vec::new(), "test").unwrap_err();
