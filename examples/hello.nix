@@ -14,6 +14,9 @@ in
 lib.buildLayeredImage {
   name = "hello";
   tag = "latest";
+  # An uncompressed .tar (nixpkgs' default is "gz"): the tests compare its bytes with
+  # what `stowage build` writes from the same conf.
+  compressor = "none";
   contents = [ tools ];
   config.Cmd = [ "${tools}/bin/busybox" "echo" "Hello from a stowage image" ];
 }

@@ -31,6 +31,12 @@ derivation {
   args = [
     "sh"
     "-c"
-    "${bb} mkdir -p $out/bin && ${bb} cp ${file} $out/bin/stowage && ${bb} chmod 0555 $out/bin/stowage"
+    # libexec/stowage/fakeroot: stowage standing in for chown and chgrp in fakeRootCommands.
+    ''
+      ${bb} mkdir -p $out/bin $out/libexec/stowage/fakeroot
+      ${bb} cp ${file} $out/bin/stowage
+      ${bb} chmod 0555 $out/bin/stowage
+      for shim in chown chgrp; do ${bb} ln -s ../../../bin/stowage $out/libexec/stowage/fakeroot/$shim; done
+    ''
   ];
 }

@@ -3,7 +3,8 @@
 //! that the file itself is executable (`#!/nix/store/…/bin/stowage stream`).
 
 use crate::error::{Error, Result};
-use crate::layering::{store_layers, LayeringConf};
+use crate::graph::Graph;
+use crate::layering::{store_layers, LayeringConf, PlannedLayer};
 use crate::repo_tag::RepoTag;
 use crate::timestamp::Timestamp;
 use serde::Deserialize;
@@ -130,10 +131,14 @@ impl Conf {
                 "set either `store_layers` or `layering`, not both".into(),
             ));
         }
-        if raw.architecture.is_empty() {
+        if !crate::platform::is_known_architecture(&raw.architecture) {
             return Err(bad(
                 "architecture",
-                "must not be empty (e.g. \"amd64\")".into(),
+                format!(
+                    "\"{}\" is not a Docker (GOARCH) architecture; use one of {} (x86_64 is \"amd64\", aarch64 is \"arm64\")",
+                    raw.architecture,
+                    crate::platform::KNOWN_ARCHITECTURES.join(", ")
+                ),
             ));
         }
         Ok(Conf {
@@ -159,14 +164,19 @@ impl Conf {
 
 impl Conf {
     /// Replaces `layering` (a graph and an algorithm) by the `store_layers` it plans,
-    /// counting `base_layers` and the customisation layer against maxLayers.
-    pub fn resolve_layering(&mut self, base_layers: usize) -> Result<()> {
-        if let Some(layering) = self.layering.take() {
-            let fixed = base_layers + usize::from(self.customisation_layer.is_some());
-            let (graph, planned) = layering.plan(&self.store_dir, fixed, &self.file)?;
-            self.store_layers = store_layers(&graph, &planned);
-        }
-        Ok(())
+    /// counting `base_layers` and the customisation layer against maxLayers. Returns the
+    /// plan, for callers that report it.
+    pub fn resolve_layering(
+        &mut self,
+        base_layers: usize,
+    ) -> Result<Option<(Graph, Vec<PlannedLayer>)>> {
+        let Some(layering) = self.layering.take() else {
+            return Ok(None);
+        };
+        let fixed = base_layers + usize::from(self.customisation_layer.is_some());
+        let (graph, planned) = layering.plan(&self.store_dir, fixed, &self.file)?;
+        self.store_layers = store_layers(&graph, &planned);
+        Ok(Some((graph, planned)))
     }
 }
 
@@ -238,6 +248,7 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         let cases = [
+            (r#""architecture": "amd64""#, r#""architecture": "x86_64""#, "conf.json: field `architecture`: \"x86_64\" is not a Docker (GOARCH) architecture; use one of 386, amd64, arm, arm64, loong64, mips, mipsle, mips64, mips64le, ppc64, ppc64le, riscv64, s390x, wasm (x86_64 is \"amd64\", aarch64 is \"arm64\")"),
             (r#""os": "linux""#, r#""os": "darwin""#, "conf.json: field `os`: \"darwin\" is not supported; images are always \"linux\""),
             (r#""config": {"Cmd": ["/bin/sh"]}"#, r#""config": [1]"#, "conf.json: field `config`: must be an object or null, not [1]"),
             (r#""mtime": "1970-01-01T00:00:01Z""#, r#""mtime": "yesterday""#, "conf.json: field `mtime`: \"yesterday\" is not a date; use ISO 8601 (e.g. 1970-01-01T00:00:01Z) or \"now\""),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-/// One entry of a JSON graph. Fields other than these (narHash, closureSize, …) are ignored.
+/// One entry of a JSON graph. Fields other than these (closureSize, deriver, …) are ignored.
 #[derive(Debug, Clone, Deserialize)]
 pub struct GraphEntry {
     pub path: PathBuf,
@@ -20,6 +20,10 @@ pub struct GraphEntry {
     /// The path's NAR size; the legacy text form has none (see [`Graph::fill_missing_sizes`]).
     #[serde(default, rename = "narSize")]
     pub nar_size: Option<u64>,
+    /// The path's NAR hash as Nix prints it (`sha256:<nixbase32>`); only `includeNixDB`
+    /// needs it, and the legacy text form has none.
+    #[serde(default, rename = "narHash")]
+    pub nar_hash: Option<String>,
 }
 
 /// A store path in the graph.
@@ -32,6 +36,8 @@ pub struct Node {
     pub referrers: Vec<usize>,
     /// Bytes the path takes (NAR size); 0 when unknown.
     pub nar_size: u64,
+    /// The NAR hash as the input gave it, if it did (see [`GraphEntry::nar_hash`]).
+    pub nar_hash: Option<String>,
 }
 
 /// A closed, acyclic reference graph of store paths.
@@ -50,11 +56,13 @@ impl Graph {
         source: &Path,
     ) -> Result<Graph> {
         let bad = |message: String| Error::conf(source, message);
-        let mut merged: BTreeMap<PathBuf, (BTreeSet<PathBuf>, Option<u64>)> = BTreeMap::new();
+        type Merged = (BTreeSet<PathBuf>, Option<u64>, Option<String>);
+        let mut merged: BTreeMap<PathBuf, Merged> = BTreeMap::new();
         for entry in entries {
             let slot = merged.entry(entry.path).or_default();
             slot.0.extend(entry.references);
             slot.1 = slot.1.or(entry.nar_size);
+            slot.2 = slot.2.take().or(entry.nar_hash);
         }
         let index: HashMap<PathBuf, usize> = merged
             .keys()
@@ -62,7 +70,7 @@ impl Graph {
             .map(|(i, p)| (p.clone(), i))
             .collect();
         let mut nodes = Vec::with_capacity(merged.len());
-        for (path, (references, nar_size)) in &merged {
+        for (path, (references, nar_size, nar_hash)) in &merged {
             let store_path = StorePath::parse(path, store_dir)
                 .map_err(|m| bad(format!("{}: {m}", path.display())))?;
             let mut refs = Vec::with_capacity(references.len());
@@ -82,6 +90,7 @@ impl Graph {
                 references: refs,
                 referrers: Vec::new(),
                 nar_size: nar_size.unwrap_or(0),
+                nar_hash: nar_hash.clone(),
             });
         }
         for i in 0..nodes.len() {
@@ -122,6 +131,7 @@ impl Graph {
                     .map(|&r| self.nodes[r].path.as_path().to_owned())
                     .collect(),
                 nar_size: (n.nar_size > 0).then_some(n.nar_size),
+                nar_hash: n.nar_hash.clone(),
             })
             .collect()
     }
@@ -236,6 +246,7 @@ fn parse_legacy_entries(text: &str) -> Result<Vec<GraphEntry>, String> {
             path: PathBuf::from(path),
             references,
             nar_size: None,
+            nar_hash: None,
         });
     }
     Ok(entries)
@@ -276,6 +287,7 @@ mod tests {
             path: path.to_owned(),
             references: refs.iter().map(|r| (*r).clone()).collect(),
             nar_size: Some(size),
+            nar_hash: None,
         }
     }
 

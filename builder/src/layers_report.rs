@@ -143,7 +143,7 @@ fn largest_first(graph: &Graph, layer: &PlannedLayer) -> Vec<usize> {
 }
 
 /// A table: one block per layer, bottom first, with each path and (with `explain`) why.
-fn render_text(graph: &Graph, layers: &[PlannedLayer], explain: bool) -> String {
+pub fn render_text(graph: &Graph, layers: &[PlannedLayer], explain: bool) -> String {
     let mut out = String::new();
     let total: u64 = layers.iter().map(|l| l.size(graph)).sum();
     let paths: usize = layers.iter().map(|l| l.paths.len()).sum();

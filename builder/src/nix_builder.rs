@@ -5,9 +5,13 @@
 use crate::archive::{self, Compression};
 use crate::base_image::read_base_image;
 use crate::conf::{Conf, RawConf};
+use crate::customisation::CustomisationSpec;
 use crate::error::{Error, Result};
+use crate::graph::Graph;
 use crate::image::ImagePlan;
+use crate::perms::{PermRule, RawPermRule};
 use crate::store_path::StorePath;
+use crate::timestamp::Timestamp;
 use clap::Subcommand;
 use serde::Deserialize;
 use serde_json::Value;
@@ -25,6 +29,9 @@ pub enum NixCommand {
     StreamScript,
     /// Write the docker-archive of the conf `streamScript` to $out, compressed per `compressor`.
     Archive,
+    /// Write the customisation layer (`layer.tar` and `checksum`) to $out: `contents`
+    /// merged into a root, `extraCommands`, `fakeRootCommands`, `perms`, includeNixDB.
+    CustomisationLayer,
 }
 
 /// The attributes common to every derivation: where to write.
@@ -48,6 +55,9 @@ struct StreamScriptAttrs {
     #[serde(default)]
     exclude: Vec<PathBuf>,
     stowage: PathBuf,
+    /// Print the layer plan with reasons in the build log.
+    #[serde(default)]
+    debug: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +67,41 @@ struct ArchiveAttrs {
     stream_script: PathBuf,
     #[serde(default = "no_compressor")]
     compressor: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomisationAttrs {
+    outputs: Outputs,
+    #[serde(default)]
+    contents: Vec<PathBuf>,
+    #[serde(default)]
+    extra_commands: String,
+    #[serde(default)]
+    fake_root_commands: String,
+    #[serde(default)]
+    enable_fakechroot: bool,
+    /// The contents' closure (`exportReferencesGraph.nixDbGraph`), when includeNixDB.
+    #[serde(default)]
+    nix_db_graph: Option<Vec<crate::graph::GraphEntry>>,
+    #[serde(default)]
+    perms: Vec<RawPermRule>,
+    #[serde(default)]
+    tools: Option<PathBuf>,
+    /// The stowage package, whose `libexec/stowage/fakeroot` holds the chown stand-ins.
+    stowage_package: PathBuf,
+    #[serde(default = "default_time")]
+    mtime: String,
+    #[serde(default = "default_user")]
+    uname: String,
+}
+
+fn default_time() -> String {
+    "1970-01-01T00:00:01Z".into()
+}
+
+fn default_user() -> String {
+    "root".into()
 }
 
 fn no_compressor() -> String {
@@ -73,6 +118,9 @@ pub fn run(command: NixCommand) -> Result<()> {
             write_output(&attrs.outputs.out, &json, 0o444)
         }
         NixCommand::StreamScript => stream_script(&attrs_file, read_attrs(&attrs_file)?),
+        NixCommand::CustomisationLayer => {
+            customisation_layer(&attrs_file, read_attrs(&attrs_file)?)
+        }
         NixCommand::Archive => {
             let attrs: ArchiveAttrs = read_attrs(&attrs_file)?;
             let compression = match attrs.compressor.as_str() {
@@ -116,7 +164,10 @@ fn stream_script(attrs_file: &Path, attrs: StreamScriptAttrs) -> Result<()> {
         Some(base) => read_base_image(base)?.layers.len(),
         None => 0,
     };
-    parsed.resolve_layering(base_layers)?;
+    let plan = parsed.resolve_layering(base_layers)?;
+    if let (true, Some((graph, layers))) = (attrs.debug, &plan) {
+        eprint!("{}", crate::layers_report::render_text(graph, layers, true));
+    }
     conf.remove("layering");
     if parsed.repo_tag.tag.is_none() {
         // nixpkgs' rule for `tag = null`: the hash part of this output's store path, which
@@ -135,6 +186,40 @@ fn stream_script(attrs_file: &Path, attrs: StreamScriptAttrs) -> Result<()> {
     serde_json::to_writer_pretty(&mut script, &conf).expect("a JSON value always serialises");
     script.push(b'\n');
     write_output(&attrs.outputs.out, &script, 0o555)
+}
+
+/// Builds the customisation layer in the build directory.
+fn customisation_layer(attrs_file: &Path, attrs: CustomisationAttrs) -> Result<()> {
+    let bad = |m: String| Error::conf(attrs_file, m);
+    let store_dir =
+        std::env::var_os("NIX_STORE").map_or_else(|| PathBuf::from("/nix/store"), PathBuf::from);
+    let perms = attrs
+        .perms
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| PermRule::new(raw, i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let nix_db = attrs
+        .nix_db_graph
+        .map(|entries| Graph::from_entries(entries, &store_dir, attrs_file))
+        .transpose()?;
+    let mtime = Timestamp::parse(&attrs.mtime).map_err(|m| bad(format!("mtime: {m}")))?;
+    let spec = CustomisationSpec {
+        contents: attrs.contents,
+        extra_commands: attrs.extra_commands,
+        fake_root_commands: attrs.fake_root_commands,
+        enable_fakechroot: attrs.enable_fakechroot,
+        nix_db,
+        perms,
+        tools: attrs.tools,
+        shim_dir: attrs.stowage_package.join("libexec/stowage/fakeroot"),
+        store_dir,
+        mtime: mtime.unix_seconds(),
+        user: attrs.uname,
+    };
+    let work = std::env::current_dir().map_err(|e| Error::read(Path::new("."), e))?;
+    crate::customisation::build(&spec, &work, &attrs.outputs.out)
 }
 
 /// Where Nix put `.attrs.json`. Nix 2.8 sets `NIX_ATTRS_JSON_FILE` to the path outside the

@@ -48,6 +48,7 @@ impl Dag {
                 path: self.path(i),
                 references: self.nodes[i].2.iter().map(|&r| self.path(r)).collect(),
                 nar_size: Some(self.nodes[i].1),
+                nar_hash: None,
             })
             .collect()
     }

@@ -2,14 +2,16 @@
 #
 #   docker load -i $(nix-build image.nix)
 #
-# Takes every argument of streamLayeredImage, plus `compressor`; the archive is what the
-# stream script would print, written by stowage into $out.
+# Takes every argument of streamLayeredImage (unknown ones are an error there), plus
+# `compressor`; the archive is what the stream script prints, written by stowage into
+# $out in one pass (layers in parallel when uncompressed).
 { stowage, tools, system, streamLayeredImage }:
 
 {
   name,
-  # Compression of the whole archive: "none" (.tar), "gz" (.tar.gz) or "zstd" (.tar.zst).
-  compressor ? "none",
+  # Compression of the whole archive: "none" (.tar), "gz" (.tar.gz, nixpkgs' default)
+  # or "zstd" (.tar.zst; podman loads it, Docker 20.10 does not).
+  compressor ? "gz",
   ...
 }@args:
 let
@@ -20,7 +22,7 @@ let
   };
   extension =
     extensions.${compressor}
-      or (throw "buildLayeredImage: compressor must be one of none, gz, zstd (got ${builtins.toJSON compressor})");
+      or (throw "stowage: ${name}: compressor ${builtins.toJSON compressor} is unknown; use \"none\", \"gz\" or \"zstd\"");
   stream = streamLayeredImage (builtins.removeAttrs args [ "compressor" ]);
   image = derivation {
     name = "${baseNameOf name}${extension}";
@@ -31,7 +33,9 @@ let
     streamScript = stream;
   };
 in
-image // {
+image // (args.passthru or { }) // {
   inherit (stream) imageName imageTag;
   inherit stream;
+  streamScript = stream;
+  meta = args.meta or { };
 }

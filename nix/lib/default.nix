@@ -4,14 +4,18 @@
 #   stowage  the stowage package (bin/stowage must be a static executable: it runs as
 #            the builder in the Nix sandbox, which has no /lib)
 #   tools    a package with a shell and coreutils in bin/, for the functions that run
-#            user commands (none yet)
-#   system   the Nix system the image derivations are built on
-{ stowage, tools, system ? builtins.currentSystem }:
+#            user commands (extraCommands, fakeRootCommands)
+#   system      the Nix system the image derivations are built on
+#   hostSystem  the Nix system the image's contents are for, which gives the default
+#               architecture (differs from `system` when cross-compiling)
+{ stowage, tools, system ? builtins.currentSystem, hostSystem ? system }:
 let
   callLib = file: extra: import file ({ inherit stowage tools system; } // extra);
   lib = {
-    streamLayeredImage = callLib ./streamLayeredImage.nix { };
+    streamLayeredImage = callLib ./streamLayeredImage.nix { inherit hostSystem; };
     buildLayeredImage = callLib ./buildLayeredImage.nix { inherit (lib) streamLayeredImage; };
+    # As nixpkgs: buildLayeredImage with the contents registered in the image's Nix database.
+    buildLayeredImageWithNixDb = args: lib.buildLayeredImage (args // { includeNixDB = true; });
   };
 in
 lib

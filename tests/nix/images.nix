@@ -23,6 +23,8 @@ let
   snapshotArgs = {
     name = "stowage-e2e/snapshot";
     tag = "v1";
+    # The uncompressed archive, whose bytes the snapshot and the determinism tests read.
+    compressor = "none";
     contents = [ tree ];
     config = {
       Cmd = [ launcher ];

@@ -41,8 +41,8 @@ fn skopeo_inspects_the_hello_archive() {
     let layers = inspect["Layers"].as_array().expect("skopeo lists Layers");
     assert_eq!(
         layers.len(),
-        store_layers.len(),
-        "one layer per store layer"
+        store_layers.len() + 1,
+        "one layer per store layer, and the customisation layer"
     );
 
     let in_layers: BTreeSet<String> = store_layers
@@ -72,8 +72,14 @@ fn umoci_unpacks_the_store_closure_file_by_file() {
     let expected = expected_closure();
     assert_eq!(
         entries(&rootfs),
-        vec!["nix".to_owned()],
-        "the root holds only nix/"
+        vec!["bin".to_owned(), "nix".to_owned()],
+        "the root holds the contents' bin/ (symlinks into the store) and nix/"
+    );
+    let busybox = std::fs::read_link(rootfs.join("bin/busybox")).expect("bin/busybox is a symlink");
+    assert!(
+        busybox.starts_with("/nix/store/") && busybox.ends_with("bin/busybox"),
+        "contents are merged into the root as symlinks into the store: {}",
+        busybox.display()
     );
     let names: Vec<String> = expected
         .iter()

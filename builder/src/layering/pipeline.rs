@@ -908,6 +908,7 @@ mod tests {
                 path: by_char[c].clone(),
                 references: refs.chars().map(|r| by_char[&r].clone()).collect(),
                 nar_size: Some(*size),
+                nar_hash: None,
             })
             .collect();
         Graph::from_entries(entries, Path::new("/nix/store"), Path::new("graph")).unwrap()

@@ -237,6 +237,7 @@ mod tests {
                 path: by_char[c].clone(),
                 references: refs.chars().map(|r| by_char[&r].clone()).collect(),
                 nar_size: Some(*size),
+                nar_hash: None,
             })
             .collect();
         Graph::from_entries(entries, Path::new("/nix/store"), Path::new("graph")).unwrap()
@@ -479,6 +480,7 @@ mod tests {
                     path: path(i),
                     references,
                     nar_size: Some(1),
+                    nar_hash: None,
                 }
             })
             .collect();

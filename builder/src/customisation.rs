@@ -1,0 +1,273 @@
+//! The customisation layer, built in the Nix sandbox without a VM, fakeroot or proot:
+//! `contents` merged into a root tree as symlinks into the store, the optional Nix
+//! database, `extraCommands`, `fakeRootCommands` (ownership journaled, optionally in a
+//! chroot), then `perms`, packed as `layer.tar` plus its `checksum`, which is the form
+//! nixpkgs' conf expects.
+
+use crate::digest::HashingWriter;
+use crate::error::{Error, Result};
+use crate::fakechroot::{self, Chroot};
+use crate::fakeroot::{self, Ownership};
+use crate::fs_layer::{Entry, FsLayer};
+use crate::graph::Graph;
+use crate::perms::PermRule;
+use crate::tar::Owner;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Everything the customisation layer is made from.
+pub struct CustomisationSpec {
+    /// Store paths merged into the root, first one winning on conflicts.
+    pub contents: Vec<PathBuf>,
+    pub extra_commands: String,
+    pub fake_root_commands: String,
+    pub enable_fakechroot: bool,
+    /// The closure to register in `/nix/var/nix/db` (includeNixDB), if any.
+    pub nix_db: Option<Graph>,
+    pub perms: Vec<PermRule>,
+    /// A package with `bin/sh` and the usual tools, for the commands.
+    pub tools: Option<PathBuf>,
+    /// Where `chown`/`chgrp` stand-ins live (stowage's `libexec/stowage/fakeroot`).
+    pub shim_dir: PathBuf,
+    pub store_dir: PathBuf,
+    /// Seconds since the epoch for every member.
+    pub mtime: u64,
+    /// The user name exported as `USER` to the commands (seed: buildImageWithNixDb).
+    pub user: String,
+}
+
+/// Builds the tree in `work/root` and writes `out/layer.tar` and `out/checksum`.
+pub fn build(spec: &CustomisationSpec, work: &Path, out: &Path) -> Result<()> {
+    let root = work.join("root");
+    fs::create_dir_all(&root).map_err(|e| Error::input(&root, e.to_string()))?;
+    for content in &spec.contents {
+        link_tree(content, &root, Path::new(""))?;
+    }
+    if let Some(graph) = &spec.nix_db {
+        register_closure(spec, graph, &root)?;
+    }
+    if !spec.extra_commands.trim().is_empty() {
+        run_commands(
+            spec,
+            "extraCommands",
+            &spec.extra_commands,
+            &root,
+            None,
+            false,
+        )?;
+    }
+    let journal_path = work.join("ownership-journal");
+    let journal = File::create(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
+    if !spec.fake_root_commands.trim().is_empty() {
+        run_commands(
+            spec,
+            "fakeRootCommands",
+            &spec.fake_root_commands,
+            &root,
+            Some(&journal),
+            spec.enable_fakechroot,
+        )?;
+    }
+    let journal_bytes = fs::read(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
+    let owners =
+        fakeroot::read_journal(&journal_bytes).map_err(|m| Error::input(&journal_path, m))?;
+    pack(spec, &root, &owners, out)
+}
+
+/// Merges `source` into `root/relative` like nixpkgs' symlinkJoin: directories become
+/// real directories, everything else a symlink to the store; what is already there wins.
+fn link_tree(source: &Path, root: &Path, relative: &Path) -> Result<()> {
+    let from = source.join(relative);
+    let to = root.join(relative);
+    let meta = fs::metadata(&from).map_err(|e| Error::read(&from, e))?;
+    if meta.is_dir() {
+        if relative.as_os_str().is_empty() || !to.exists() {
+            fs::create_dir_all(&to).map_err(|e| Error::input(&to, e.to_string()))?;
+        } else if !to.is_dir() {
+            return Ok(()); // an earlier content placed a file here: first one wins
+        }
+        let mut children: Vec<PathBuf> = fs::read_dir(&from)
+            .map_err(|e| Error::read(&from, e))?
+            .map(|c| {
+                c.map(|c| relative.join(c.file_name()))
+                    .map_err(|e| Error::read(&from, e))
+            })
+            .collect::<Result<_>>()?;
+        children.sort();
+        for child in children {
+            link_tree(source, root, &child)?;
+        }
+    } else if fs::symlink_metadata(&to).is_err() {
+        std::os::unix::fs::symlink(&from, &to).map_err(|e| Error::input(&to, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// includeNixDB: the Nix database of the contents' closure, and GC roots for the contents
+/// (as nixpkgs does), so `nix` in the container sees its store paths as valid.
+fn register_closure(spec: &CustomisationSpec, graph: &Graph, root: &Path) -> Result<()> {
+    let paths: BTreeSet<usize> = (0..graph.nodes().len()).collect();
+    crate::nix_db::write_nix_db(root, graph, &paths)?;
+    let gcroots = root.join("nix/var/nix/gcroots/docker");
+    fs::create_dir_all(&gcroots).map_err(|e| Error::input(&gcroots, e.to_string()))?;
+    for content in &spec.contents {
+        let link = gcroots.join(content.file_name().unwrap_or(content.as_os_str()));
+        if fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(content, &link)
+                .map_err(|e| Error::input(&link, e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs user commands with the tools' shell in the root tree. With a journal, `chown` and
+/// `chgrp` are stowage's stand-ins writing to it; with `chroot`, the tree is `/`.
+fn run_commands(
+    spec: &CustomisationSpec,
+    what: &str,
+    script: &str,
+    root: &Path,
+    journal: Option<&File>,
+    chroot: bool,
+) -> Result<()> {
+    let tools = spec.tools.as_deref().ok_or_else(|| {
+        Error::input(Path::new(what), "commands need the `tools` package (a shell and coreutils), which the library was not given")
+    })?;
+    let shell = tools.join("bin/sh");
+    let mut path = tools.join("bin").into_os_string();
+    let mut command = Command::new(&shell);
+    let script = match journal {
+        // Functions as well as PATH: a busybox shell runs its own applets before PATH.
+        Some(_) => {
+            let shims: String = fakeroot::SHIMS
+                .iter()
+                .map(|shim| {
+                    format!(
+                        "{shim}() {{ '{}' \"$@\"; }}\n",
+                        spec.shim_dir.join(shim).display()
+                    )
+                })
+                .collect();
+            format!("{shims}{script}")
+        }
+        None => script.to_owned(),
+    };
+    command.arg("-e").arg("-c").arg(script);
+    command.env_clear();
+    command
+        .env("HOME", "/homeless-shelter")
+        .env("USER", &spec.user)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C");
+    for var in [
+        "TMPDIR",
+        "TMP",
+        "TEMP",
+        "NIX_BUILD_TOP",
+        "NIX_BUILD_CORES",
+        "NIX_STORE",
+    ] {
+        if let Some(value) = std::env::var_os(var) {
+            command.env(var, value);
+        }
+    }
+    if let Some(journal) = journal {
+        let mut with_shims = spec.shim_dir.clone().into_os_string();
+        with_shims.push(":");
+        with_shims.push(&path);
+        path = with_shims;
+        let fd = journal.as_raw_fd();
+        command.env(fakeroot::JOURNAL_FD_VAR, fd.to_string());
+        command.env(
+            fakeroot::ROOT_VAR,
+            if chroot { Path::new("/") } else { root },
+        );
+        // SAFETY: fcntl on a descriptor we own, between fork and exec.
+        unsafe {
+            command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            });
+        }
+    }
+    command.env("PATH", path);
+    let chroot = chroot
+        .then(|| Chroot::prepare(root, &spec.store_dir))
+        .transpose()?;
+    match &chroot {
+        Some(c) => {
+            c.apply(&mut command);
+        }
+        None => {
+            command.current_dir(root);
+        }
+    }
+    let status = command.status();
+    if let Some(c) = chroot {
+        c.cleanup();
+    }
+    let status = status.map_err(|e| {
+        let message = if spec.enable_fakechroot && journal.is_some() {
+            fakechroot::explain_spawn_error(&e)
+        } else {
+            format!("cannot run {}: {e}", shell.display())
+        };
+        Error::input(Path::new(what), message)
+    })?;
+    if !status.success() {
+        return Err(Error::input(
+            Path::new(what),
+            format!("failed ({status}); see the build log above"),
+        ));
+    }
+    Ok(())
+}
+
+/// Packs the tree: owners from the journal, then `perms`, as numeric owners (uid/gid 0
+/// otherwise, as nixpkgs' fakeroot tar does).
+fn pack(
+    spec: &CustomisationSpec,
+    root: &Path,
+    owners: &BTreeMap<PathBuf, Ownership>,
+    out: &Path,
+) -> Result<()> {
+    let base = Owner {
+        uid: 0,
+        gid: 0,
+        uname: String::new(),
+        gname: String::new(),
+        mtime: spec.mtime,
+    };
+    let layer = FsLayer::from_tree(root, base.clone(), |entry: &mut Entry| {
+        let name = Path::new(std::ffi::OsStr::from_bytes(&entry.name)).to_owned();
+        if let Some(change) = owners.get(&name) {
+            let mut owner = entry
+                .owner
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| base.clone());
+            owner.uid = change.uid.unwrap_or(owner.uid);
+            owner.gid = change.gid.unwrap_or(owner.gid);
+            entry.owner = Some(Box::new(owner));
+        }
+        for rule in &spec.perms {
+            rule.apply(&name, entry, &base);
+        }
+    })?;
+    fs::create_dir_all(out).map_err(|e| Error::write(out.display().to_string(), e))?;
+    let tar_path = out.join("layer.tar");
+    let target = tar_path.display().to_string();
+    let file = File::create(&tar_path).map_err(|e| Error::write(&target, e))?;
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    layer.write_to(&mut hashing, &target)?;
+    let (digest, mut writer) = hashing.finish();
+    writer.flush().map_err(|e| Error::write(&target, e))?;
+    fs::write(out.join("checksum"), digest.hex())
+        .map_err(|e| Error::write(out.join("checksum").display().to_string(), e))
+}

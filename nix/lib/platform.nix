@@ -1,0 +1,97 @@
+# The platform an image declares, from the Nix system its contents are built for:
+# Docker and OCI name architectures as Go does (GOARCH), plus a `variant` for 32-bit ARM.
+#
+#   (import ./platform.nix).dockerPlatform "armv7l-linux"
+#   => { architecture = "arm"; variant = "v7"; os = "linux"; }
+#
+# builtins only (no nixpkgs lib): the library is evaluated on machines without nixpkgs.
+# builder/src/platform.rs holds the same table and the same messages; change both together.
+let
+  # The CPU part of a Nix system ("x86_64" of "x86_64-linux") -> GOARCH and variant.
+  # A CPU that Go has no port for (riscv32, 32-bit powerpc, s390, m68k, microblaze, …) is
+  # missing on purpose: there is no honest name to write, so the caller has to say one.
+  # The rows follow nixpkgs' `hostPlatform.go.GOARCH`, plus the variant and i386-i586.
+  cpus = {
+    x86_64 = { architecture = "amd64"; };
+    i386 = { architecture = "386"; };
+    i486 = { architecture = "386"; };
+    i586 = { architecture = "386"; };
+    i686 = { architecture = "386"; };
+    # No variant: "v8" is the only arm64 variant, and Docker and containerd treat a
+    # missing one as v8 (nixpkgs writes none either).
+    aarch64 = { architecture = "arm64"; };
+    # 32-bit ARM: the variant is the ARM version (GOARM), which images for different
+    # versions are told apart by in a multi-platform index.
+    armv5tel = { architecture = "arm"; variant = "v5"; };
+    armv6l = { architecture = "arm"; variant = "v6"; };
+    armv7l = { architecture = "arm"; variant = "v7"; };
+    armv7a = { architecture = "arm"; variant = "v7"; };
+    powerpc64le = { architecture = "ppc64le"; };
+    powerpc64 = { architecture = "ppc64"; };
+    riscv64 = { architecture = "riscv64"; };
+    s390x = { architecture = "s390x"; };
+    loongarch64 = { architecture = "loong64"; };
+    mips = { architecture = "mips"; };
+    mipsel = { architecture = "mipsle"; };
+    mips64 = { architecture = "mips64"; };
+    mips64el = { architecture = "mips64le"; };
+    # No wasm32: Nix's wasm systems are "wasm32-wasi", not Linux, and images of them have
+    # no agreed `os` ("wasi", "wasip1"); such an image needs its platform spelled out.
+  };
+
+  # Every GOARCH that Go has a port for (`go tool dist list`): what an explicit
+  # `architecture` is checked against. Catches the common slip of writing the Nix or
+  # kernel name ("x86_64", "aarch64") where Docker wants Go's ("amd64", "arm64").
+  knownArchitectures = [
+    "386"
+    "amd64"
+    "arm"
+    "arm64"
+    "loong64"
+    "mips"
+    "mipsle"
+    "mips64"
+    "mips64le"
+    "ppc64"
+    "ppc64le"
+    "riscv64"
+    "s390x"
+    "wasm"
+  ];
+
+  # A Nix system is "<cpu>-<kernel>"; null for anything else.
+  split = system:
+    let m = builtins.match "([^-]+)-([^-]+)" system;
+    in if m == null then null else { cpu = builtins.elemAt m 0; kernel = builtins.elemAt m 1; };
+
+  isDarwin = system: builtins.match ".+-darwin" system != null;
+
+  fail = message: throw "stowage: architecture: ${message}";
+
+  dockerPlatform = system:
+    let
+      parts = split system;
+      quoted = builtins.toJSON system;
+      row = cpus.${parts.cpu} or null;
+    in
+    if !(builtins.isString system) then
+      fail "expected a Nix system string such as \"x86_64-linux\", got ${builtins.typeOf system}"
+    else if parts == null then
+      fail "${quoted} is not a Nix system (expected \"<cpu>-<kernel>\", such as \"x86_64-linux\"); pass architecture = \"<GOARCH>\" explicitly"
+    # The seed's reasoning: an image of macOS binaries builds fine and then fails in the
+    # container with "exec format error". Refuse it here, where the cause is visible.
+    else if parts.kernel == "darwin" then
+      fail "the Nix system ${quoted} builds macOS binaries, which a Linux container cannot run (they fail with \"exec format error\"); build them for Linux instead (${builtins.toJSON "${parts.cpu}-linux"}, on a remote builder or with pkgsCross); if the contents already are Linux binaries, pass architecture = \"<GOARCH>\" explicitly"
+    else if parts.kernel != "linux" then
+      fail "the Nix system ${quoted} is not Linux, and containers run Linux binaries; build the contents for Linux, and if they already are, pass architecture = \"<GOARCH>\" explicitly"
+    else if row == null then
+      fail "the Nix system ${quoted} has no Docker architecture; pass architecture = \"<GOARCH>\" explicitly"
+    else
+      { inherit (row) architecture; variant = row.variant or null; os = "linux"; };
+in
+{
+  inherit dockerPlatform isDarwin knownArchitectures;
+
+  # Whether an explicit `architecture` is a GOARCH that Docker can match a host against.
+  isKnownArchitecture = architecture: builtins.elem architecture knownArchitectures;
+}
