@@ -38,6 +38,9 @@ pub struct Node {
     pub nar_size: u64,
     /// The NAR hash as the input gave it, if it did (see [`GraphEntry::nar_hash`]).
     pub nar_hash: Option<String>,
+    /// Whether the path refers to itself. Kept apart from `references` (which graph
+    /// algorithms walk) for the Nix database, which records self-references.
+    pub refers_to_self: bool,
 }
 
 /// A closed, acyclic reference graph of store paths.
@@ -89,6 +92,7 @@ impl Graph {
                 path: store_path,
                 references: refs,
                 referrers: Vec::new(),
+                refers_to_self: references.contains(path),
                 nar_size: nar_size.unwrap_or(0),
                 nar_hash: nar_hash.clone(),
             });
@@ -123,11 +127,13 @@ impl Graph {
     pub fn to_entries(&self) -> Vec<GraphEntry> {
         self.nodes
             .iter()
-            .map(|n| GraphEntry {
+            .enumerate()
+            .map(|(i, n)| GraphEntry {
                 path: n.path.as_path().to_owned(),
                 references: n
                     .references
                     .iter()
+                    .chain(n.refers_to_self.then_some(&i))
                     .map(|&r| self.nodes[r].path.as_path().to_owned())
                     .collect(),
                 nar_size: (n.nar_size > 0).then_some(n.nar_size),

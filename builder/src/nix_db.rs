@@ -92,6 +92,9 @@ pub fn write_nix_db(root: &Path, graph: &Graph, paths: &BTreeSet<usize>) -> Resu
     let rows = registrations(graph, paths)?;
     let state = root.join(STATE_DIR);
     let db_dir = state.join("db");
+    for dir in ["nix", "nix/var", STATE_DIR] {
+        make_dir(&root.join(dir))?;
+    }
     for dir in ["db", "profiles", "temproots", "gcroots", "gcroots/docker"] {
         make_dir(&state.join(dir))?;
     }
@@ -153,8 +156,12 @@ fn registrations(graph: &Graph, paths: &BTreeSet<usize>) -> Result<Vec<Registrat
             .ok_or_else(|| Error::input(store_path, NEEDS_NAR_HASH))?;
         let hash = nar_hash_for_db(nar_hash)
             .map_err(|m| Error::input(store_path, format!("narHash \"{nar_hash}\": {m}")))?;
-        let mut references = Vec::with_capacity(node.references.len());
-        for &r in &node.references {
+        let mut references = Vec::with_capacity(node.references.len() + 1);
+        for &r in node
+            .references
+            .iter()
+            .chain(node.refers_to_self.then_some(&i))
+        {
             let &id = ids.get(&r).ok_or_else(|| {
                 Error::Internal(format!(
                     "{} refers to {}, which the Nix database does not register",
@@ -196,12 +203,14 @@ fn write_database(target: &Path, rows: &[Registration]) -> Result<()> {
     let mut db = Connection::open(&temp).map_err(sql_error)?;
     // The page size and encoding are fixed rather than left to how SQLite was compiled;
     // DELETE journaling leaves no -wal/-shm file (Nix switches to WAL itself on first use);
-    // nothing needs to survive a crash before the rename, so no fsync.
+    // nothing needs to survive a crash before the rename, so no fsync; VACUUM's scratch
+    // copy stays in memory rather than in whatever TMPDIR the sandbox has.
     db.execute_batch(
         "pragma page_size = 4096;
          pragma encoding = 'UTF-8';
          pragma journal_mode = delete;
-         pragma synchronous = off;",
+         pragma synchronous = off;
+         pragma temp_store = memory;",
     )
     .map_err(sql_error)?;
     let tx = db.transaction().map_err(sql_error)?;
