@@ -83,11 +83,23 @@ pub fn build(spec: &CustomisationSpec, work: &Path, out: &Path) -> Result<()> {
 /// Merges `source` into `root/relative` like nixpkgs' symlinkJoin: directories become
 /// real directories, everything else a symlink to the store; what is already there wins.
 fn link_tree(source: &Path, root: &Path, relative: &Path) -> Result<()> {
-    let from = source.join(relative);
+    // `join("")` would add a trailing slash, which fails on a file before we can say so.
+    let top = relative.as_os_str().is_empty();
+    let from = if top {
+        source.to_owned()
+    } else {
+        source.join(relative)
+    };
     let to = root.join(relative);
     let meta = fs::metadata(&from).map_err(|e| Error::read(&from, e))?;
+    if top && !meta.is_dir() {
+        return Err(Error::input(
+            source,
+            "is a file, and `contents` are directories merged into the image root; put the file in a directory (e.g. with extraCommands) or reference it from `config`",
+        ));
+    }
     if meta.is_dir() {
-        if relative.as_os_str().is_empty() || !to.exists() {
+        if top || !to.exists() {
             fs::create_dir_all(&to).map_err(|e| Error::input(&to, e.to_string()))?;
         } else if !to.is_dir() {
             return Ok(()); // an earlier content placed a file here: first one wins
@@ -270,4 +282,51 @@ fn pack(
     writer.flush().map_err(|e| Error::write(&target, e))?;
     fs::write(out.join("checksum"), digest.hex())
         .map_err(|e| Error::write(out.join("checksum").display().to_string(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contents_merge_as_symlinks_with_the_first_one_winning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, root) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("root"),
+        );
+        for (pkg, text) in [(&a, "from a"), (&b, "from b")] {
+            fs::create_dir_all(pkg.join("bin")).unwrap();
+            fs::write(pkg.join("bin/tool"), text).unwrap();
+        }
+        fs::write(b.join("bin/only-b"), "b").unwrap();
+        for pkg in [&a, &b] {
+            link_tree(pkg, &root, Path::new("")).unwrap();
+        }
+        assert!(
+            fs::symlink_metadata(root.join("bin")).unwrap().is_dir(),
+            "directories are real"
+        );
+        assert_eq!(
+            fs::read_link(root.join("bin/tool")).unwrap(),
+            a.join("bin/tool")
+        );
+        assert_eq!(
+            fs::read_link(root.join("bin/only-b")).unwrap(),
+            b.join("bin/only-b")
+        );
+    }
+
+    #[test]
+    fn a_file_in_contents_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        fs::write(&file, "x").unwrap();
+        let err = link_tree(&file, &dir.path().join("root"), Path::new("")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{}: is a file, and `contents` are directories merged into the image root; put the file in a directory (e.g. with extraCommands) or reference it from `config`", file.display())
+        );
+    }
 }

@@ -338,3 +338,216 @@ pub fn layer_listing(layer: &[u8]) -> Vec<String> {
     }
     lines
 }
+
+/// The bytes of a docker-archive file, decompressed when the whole file is gzip or zstd
+/// (`compressor = "gz"` or `"zstd"`), by the system's `gzip` or `zstd`.
+pub fn archive_bytes(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let tool = if bytes.starts_with(&[0x1f, 0x8b]) {
+        "gzip"
+    } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        "zstd"
+    } else {
+        return bytes;
+    };
+    run(command(tool, ["-dc"]).arg(path)).stdout
+}
+
+impl DockerArchive {
+    /// Reads a docker-archive that may be compressed as a whole (see [`archive_bytes`]).
+    pub fn open_any(path: &Path) -> DockerArchive {
+        DockerArchive::from_bytes(&archive_bytes(path))
+    }
+
+    /// The image config's `rootfs.diff_ids`, bottom layer first.
+    pub fn diff_ids(&self) -> Vec<String> {
+        self.config["rootfs"]["diff_ids"]
+            .as_array()
+            .expect("rootfs.diff_ids")
+            .iter()
+            .map(|d| d.as_str().expect("a diff_id is a string").to_owned())
+            .collect()
+    }
+
+    /// The store paths (`/nix/store/<hash>-<name>`) whose top entry layer `index` holds,
+    /// sorted.
+    pub fn layer_store_paths(&self, index: usize) -> Vec<String> {
+        let mut paths: Vec<String> = layer_member_names(&self.layers[index].1)
+            .into_iter()
+            .filter_map(|name| {
+                let rest = name.strip_prefix("nix/store/")?;
+                (!rest.is_empty() && !rest.contains('/')).then(|| format!("/{name}"))
+            })
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    /// Every store path of every layer, sorted and without duplicates.
+    pub fn store_paths(&self) -> Vec<String> {
+        let mut all: Vec<String> = (0..self.layers.len())
+            .flat_map(|i| self.layer_store_paths(i))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+/// The member names of a layer tar, in order, without a trailing `/`.
+pub fn layer_member_names(layer: &[u8]) -> Vec<String> {
+    let mut archive = tar::Archive::new(layer);
+    archive
+        .entries()
+        .expect("a layer is a tar")
+        .map(|entry| {
+            let entry = entry.expect("read a layer member");
+            let name = entry.path().expect("member name").display().to_string();
+            name.trim_end_matches('/').to_owned()
+        })
+        .collect()
+}
+
+/// Runs a command that must fail and returns its stderr; panics, with its output, if it
+/// succeeds.
+pub fn run_failing(mut cmd: impl BorrowMut<Command>) -> String {
+    let cmd = cmd.borrow_mut();
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", describe(cmd)));
+    if output.status.success() {
+        panic!(
+            "`{}` succeeded but was expected to fail\n--- stdout\n{}\n--- stderr\n{}",
+            describe(cmd),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `nix-instantiate` of attribute `attr` of a Nix file of the repository (with
+/// `stowageBinary` as in [`nix_build_command`]): the command, for callers that expect
+/// it to fail or want the `.drv` path.
+pub fn nix_instantiate_command(file: &str, attr: &str) -> Command {
+    let mut cmd = Command::new("nix-instantiate");
+    cmd.arg(repo_file(file))
+        .arg("--argstr")
+        .arg("stowageBinary")
+        .arg(stowage_binary())
+        .args(["-A", attr]);
+    cmd
+}
+
+/// The 32-character hash part of a store path (`/nix/store/<hash>-<name>`).
+pub fn store_hash_part(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.chars().take(32).collect()
+}
+
+/// A container engine as the tests drive it: Docker, or podman with runc (crun and
+/// podman's default ulimits fail on machines of this kind). A missing engine fails the
+/// test that needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Docker,
+    Podman,
+}
+
+impl Engine {
+    /// The engine's executable.
+    pub fn program(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Podman => "podman",
+        }
+    }
+
+    /// Loads an archive file and returns what the engine printed. Docker 20.10 refuses
+    /// zstd archives and podman 4.3 gzip ones (`invalid tar header`): those are
+    /// decompressed here and fed to the engine's stdin. (tests/tests/compression.rs checks
+    /// what each engine takes as it is.)
+    pub fn load(self, archive: &Path) -> String {
+        let bytes =
+            std::fs::read(archive).unwrap_or_else(|e| panic!("read {}: {e}", archive.display()));
+        let refused: &[u8] = match self {
+            Engine::Docker => &[0x28, 0xb5, 0x2f, 0xfd],
+            Engine::Podman => &[0x1f, 0x8b],
+        };
+        if !bytes.starts_with(refused) {
+            return run_stdout(command(self.program(), ["load", "-i"]).arg(archive));
+        }
+        self.load_bytes(&archive_bytes(archive))
+    }
+
+    /// Loads an uncompressed archive given as bytes, through `load`'s stdin.
+    pub fn load_bytes(self, archive: &[u8]) -> String {
+        use std::io::Write;
+        let mut cmd = command(self.program(), ["load"]);
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{}`: {e}", describe(&cmd)));
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        std::thread::scope(|scope| {
+            // Written from another thread, so a full stdout pipe cannot stall the writer.
+            scope.spawn(move || stdin.write_all(archive));
+            let output = child.wait_with_output().expect("wait for load");
+            if !output.status.success() {
+                panic!(
+                    "`{} load` failed ({})\n--- stdout\n{}\n--- stderr\n{}",
+                    self.program(),
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            String::from_utf8(output.stdout).expect("load printed UTF-8")
+        })
+    }
+
+    /// How this engine names an image by its ID (`sha256:<hex>`): other tests may load
+    /// other images under the same tag concurrently, an ID is unambiguous.
+    pub fn image_ref(self, image_id: &str) -> String {
+        match self {
+            Engine::Docker => image_id.to_owned(),
+            Engine::Podman => image_id.trim_start_matches("sha256:").to_owned(),
+        }
+    }
+
+    /// `run --rm --network=none` with the engine's required options, then `options`,
+    /// the image and `args` (the command, if any): the command, not yet run.
+    pub fn run_command(self, image_id: &str, options: &[&str], args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.program());
+        if self == Engine::Podman {
+            cmd.args(["--runtime", "runc"]);
+        }
+        cmd.args(["run", "--rm", "--network=none"]);
+        if self == Engine::Podman {
+            cmd.args([
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
+            ]);
+        }
+        cmd.args(options).arg(self.image_ref(image_id)).args(args);
+        cmd
+    }
+
+    /// Runs a container of the image (see [`Engine::run_command`]) that must succeed, and
+    /// returns its stdout.
+    pub fn run(self, image_id: &str, options: &[&str], args: &[&str]) -> String {
+        run_stdout(self.run_command(image_id, options, args))
+    }
+
+    /// `image inspect` of an image, as JSON (the engine's single object).
+    pub fn inspect(self, image_id: &str) -> Value {
+        let out =
+            run_stdout(command(self.program(), ["image", "inspect"]).arg(self.image_ref(image_id)));
+        let all: Value = serde_json::from_str(&out).expect("image inspect prints JSON");
+        all[0].clone()
+    }
+}
