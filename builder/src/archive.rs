@@ -84,9 +84,6 @@ pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Re
     temp.as_file()
         .set_permissions(permissions)
         .map_err(|e| Error::write(&target, e))?;
-    temp.as_file()
-        .sync_all()
-        .map_err(|e| Error::write(&target, e))?;
     temp.persist(path)
         .map_err(|e| Error::write(&target, e.error))?;
     Ok(())

@@ -19,6 +19,7 @@ use std::fs::{self, DirEntry, File};
 use std::hint::black_box;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +39,11 @@ struct Args {
     /// Threads: 1 hashes everything as one stream; more hash files independently.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+
+    /// Also write every byte read to FILE (created anew), as one file holding all the
+    /// contents: the baseline for `stowage build`, which has to write its output too.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 
     /// Read the paths to walk from FILE, one per line, instead of the command line.
     #[arg(long, value_name = "FILE", conflicts_with = "paths")]
@@ -74,17 +80,22 @@ fn run(args: Args) -> io::Result<()> {
     };
     // The clock covers the walk too: stowage has to stat every file as well, so the
     // baseline should not get that part for free.
+    let output = args
+        .output
+        .as_deref()
+        .map(|path| File::create(path).map_err(|e| with_path(e, path)))
+        .transpose()?;
     let start = Instant::now();
     let (count, bytes) = if args.threads == 1 {
         let files = collect_files(&roots)?;
-        (files.len(), hash_sequential(&files)?)
+        (files.len(), hash_sequential(&files, output.as_ref())?)
     } else {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(usize::from(args.threads))
             .build()
             .map_err(io::Error::other)?;
         let files = pool.install(|| collect_files_parallel(&roots))?;
-        (files.len(), hash_parallel(files, &pool)?)
+        (files.len(), hash_parallel(files, &pool, output.as_ref())?)
     };
     let seconds = start.elapsed().as_secs_f64();
     println!("files={count} bytes={bytes} seconds={seconds:.3}");
@@ -220,12 +231,17 @@ fn concat(mut a: Vec<FileEntry>, mut b: Vec<FileEntry>) -> io::Result<Vec<FileEn
 
 /// Hashes all files as one stream, in the walk's sorted order, on the calling thread, and
 /// returns the number of bytes read.
-fn hash_sequential(files: &[FileEntry]) -> io::Result<u64> {
+fn hash_sequential(files: &[FileEntry], output: Option<&File>) -> io::Result<u64> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; BUF_SIZE];
     let mut total = 0;
     for file in files {
-        total += hash_file(&file.path, &mut hasher, &mut buf)?;
+        total += hash_file(
+            &file.path,
+            &mut hasher,
+            &mut buf,
+            output.map(|o| (o, total)),
+        )?;
     }
     // Keep the digest observable so the optimiser cannot drop any of the work.
     black_box(hasher.finalize());
@@ -234,19 +250,40 @@ fn hash_sequential(files: &[FileEntry]) -> io::Result<u64> {
 
 /// Hashes each file independently on every thread of `pool`, and returns the number of
 /// bytes read.
-fn hash_parallel(mut files: Vec<FileEntry>, pool: &rayon::ThreadPool) -> io::Result<u64> {
+fn hash_parallel(
+    mut files: Vec<FileEntry>,
+    pool: &rayon::ThreadPool,
+    output: Option<&File>,
+) -> io::Result<u64> {
     // Largest files first, handed out one at a time from a shared counter: greedy
     // scheduling keeps every thread busy until the end, so the baseline is the best all
     // cores can do. (A par_iter over this list splits it into a few chunks up front, and
     // the thread holding the chunk of big files ran alone for most of the time.)
     files.sort_unstable_by_key(|f| Reverse(f.size));
+    // Where each file goes in the output, from the sizes the walk saw (as stowage places
+    // its layers).
+    let offsets: Vec<u64> = files
+        .iter()
+        .scan(0, |end, f| {
+            let start = *end;
+            *end += f.size;
+            Some(start)
+        })
+        .collect();
     let next = AtomicUsize::new(0);
     let per_thread = pool.broadcast(|_| -> io::Result<u64> {
         let mut buf = vec![0u8; BUF_SIZE];
         let mut total = 0;
-        while let Some(file) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(file) = files.get(index) else { break };
             let mut hasher = Sha256::new();
-            total += hash_file(&file.path, &mut hasher, &mut buf)?;
+            total += hash_file(
+                &file.path,
+                &mut hasher,
+                &mut buf,
+                output.map(|o| (o, offsets[index])),
+            )?;
             black_box(hasher.finalize());
         }
         Ok(total)
@@ -256,8 +293,14 @@ fn hash_parallel(mut files: Vec<FileEntry>, pool: &rayon::ThreadPool) -> io::Res
 
 /// Feeds one file into `hasher` through `buf`, reading it exactly once, and returns the
 /// number of bytes read (which may differ from the size seen by the walk if the file
-/// changed; the bytes actually hashed are what counts).
-fn hash_file(path: &Path, hasher: &mut Sha256, buf: &mut [u8]) -> io::Result<u64> {
+/// changed; the bytes actually hashed are what counts). With `output`, the bytes are also
+/// written to that file from the given offset on.
+fn hash_file(
+    path: &Path,
+    hasher: &mut Sha256,
+    buf: &mut [u8],
+    output: Option<(&File, u64)>,
+) -> io::Result<u64> {
     let mut file = File::open(path).map_err(|e| with_path(e, path))?;
     let mut total = 0u64;
     loop {
@@ -265,6 +308,9 @@ fn hash_file(path: &Path, hasher: &mut Sha256, buf: &mut [u8]) -> io::Result<u64
             Ok(0) => return Ok(total),
             Ok(n) => {
                 hasher.update(&buf[..n]);
+                if let Some((out, offset)) = output {
+                    out.write_all_at(&buf[..n], offset + total)?;
+                }
                 total += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
