@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-use common::{command, nix_build, run, run_stdout, temp_dir, DockerArchive};
+use common::{command, nix_build, run_stdout, stream_into, temp_dir, DockerArchive, Engine};
 
 const GREETING: &str = "Hello from a stowage image";
 
@@ -67,24 +65,7 @@ fn the_stream_script_loads_the_same_image_as_the_archive() {
     let script = nix_build("examples/hello.nix", "stream", dir.path());
 
     // `$script | docker load`, with both ends checked.
-    let mut stream = Command::new(&script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run the stream script {}: {e}", script.display()));
-    let stdout = stream.stdout.take().expect("piped stdout");
-    let loaded = run(command("docker", ["load"]).stdin(stdout));
-    let streamed = stream
-        .wait_with_output()
-        .expect("wait for the stream script");
-    assert!(
-        streamed.status.success(),
-        "{} failed ({}): {}",
-        script.display(),
-        streamed.status,
-        String::from_utf8_lossy(&streamed.stderr)
-    );
-    let loaded = String::from_utf8_lossy(&loaded.stdout);
+    let loaded = stream_into(&script, Engine::Docker);
     assert!(
         loaded.contains("Loaded image: hello:latest"),
         "docker load printed {loaded:?}"

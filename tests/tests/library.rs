@@ -11,12 +11,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{
     closure, command, layer_listing, nix_build, nix_build_command, nix_eval_json,
     nix_instantiate_command, read_stream_conf, repo_file, run, run_failing, run_stdout,
-    store_hash_part, temp_dir, DockerArchive, Engine,
+    store_hash_part, stream_into, temp_dir, DockerArchive, Engine,
 };
 use serde_json::{json, Value};
 
@@ -62,29 +62,6 @@ fn load(engine: Engine, image: &Path, archive: &DockerArchive) -> String {
 /// A `/bin/sh -c script` command line for a container of an image with busybox in /bin.
 fn sh(script: &str) -> [&str; 3] {
     ["/bin/sh", "-c", script]
-}
-
-/// Runs a stream script and pipes what it prints into `engine load`; returns the
-/// engine's output. Both ends must succeed.
-fn stream_into(script: &Path, engine: Engine) -> String {
-    let mut stream = Command::new(script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run the stream script {}: {e}", script.display()));
-    let stdout = stream.stdout.take().expect("piped stdout");
-    let loaded = run(command(engine.program(), ["load"]).stdin(stdout));
-    let streamed = stream
-        .wait_with_output()
-        .expect("wait for the stream script");
-    assert!(
-        streamed.status.success(),
-        "{} failed ({}): {}",
-        script.display(),
-        streamed.status,
-        String::from_utf8_lossy(&streamed.stderr)
-    );
-    String::from_utf8_lossy(&loaded.stdout).into_owned()
 }
 
 // ------------------------------------------------------------------------ name, tag

@@ -188,44 +188,7 @@ fn ordinal(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::GraphEntry;
-    use std::path::{Path, PathBuf};
-
-    /// `/nix/store/<32 × c>-<name>`.
-    fn sp(c: char, name: &str) -> PathBuf {
-        PathBuf::from(format!("/nix/store/{}-{name}", c.to_string().repeat(32)))
-    }
-
-    /// A graph from `(char, name, size, references by char)`.
-    fn graph(spec: &[(char, &str, u64, &str)]) -> Graph {
-        let by_char: HashMap<char, PathBuf> =
-            spec.iter().map(|(c, n, _, _)| (*c, sp(*c, n))).collect();
-        let entries = spec
-            .iter()
-            .map(|(c, _, size, refs)| GraphEntry {
-                path: by_char[c].clone(),
-                references: refs.chars().map(|r| by_char[&r].clone()).collect(),
-                nar_size: Some(*size),
-                nar_hash: None,
-            })
-            .collect();
-        Graph::from_entries(entries, Path::new("/nix/store"), Path::new("graph")).unwrap()
-    }
-
-    /// One line per layer: the names of its paths.
-    fn render(g: &Graph, layers: &[PlannedLayer]) -> String {
-        layers
-            .iter()
-            .map(|l| {
-                l.paths
-                    .iter()
-                    .map(|&p| g.nodes()[p].path.name())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::layering::test_graphs::{all, graph, render};
 
     /// app uses jdk and python; both use libc; jdk alone uses zlib; docs stands alone.
     fn closure() -> Graph {
@@ -237,10 +200,6 @@ mod tests {
             ('z', "zlib", 5, ""),
             ('d', "docs", 1, ""),
         ])
-    }
-
-    fn all(g: &Graph) -> BTreeSet<usize> {
-        (0..g.nodes().len()).collect()
     }
 
     #[test]

@@ -5,6 +5,8 @@
 pub mod auto;
 pub mod pipeline;
 pub mod popularity;
+#[cfg(test)]
+mod test_graphs;
 
 use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};

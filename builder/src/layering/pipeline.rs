@@ -886,52 +886,12 @@ fn list_of(value: Value, at: &str) -> Result<Vec<Value>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::GraphEntry;
+    use crate::layering::test_graphs::{all, graph, render, store_path};
     use serde_json::json;
-    use std::collections::HashMap;
-    use std::path::PathBuf;
 
-    /// `/nix/store/<32 × hash>-<name>`; `hash` must be a nixbase32 character.
+    /// A test store path as a JSON-ready string (see [`store_path`]).
     fn sp(hash: char, name: &str) -> String {
-        format!("/nix/store/{}-{name}", hash.to_string().repeat(32))
-    }
-
-    /// A graph from `(hash char, name, size, references by hash char)`.
-    fn graph(spec: &[(char, &str, u64, &str)]) -> Graph {
-        let by_char: HashMap<char, PathBuf> = spec
-            .iter()
-            .map(|(c, n, _, _)| (*c, PathBuf::from(sp(*c, n))))
-            .collect();
-        let entries = spec
-            .iter()
-            .map(|(c, _, size, refs)| GraphEntry {
-                path: by_char[c].clone(),
-                references: refs.chars().map(|r| by_char[&r].clone()).collect(),
-                nar_size: Some(*size),
-                nar_hash: None,
-            })
-            .collect();
-        Graph::from_entries(entries, Path::new("/nix/store"), Path::new("graph")).unwrap()
-    }
-
-    /// Every node of `g`.
-    fn all(g: &Graph) -> BTreeSet<usize> {
-        (0..g.nodes().len()).collect()
-    }
-
-    /// One line per layer, bottom first: the names of its paths.
-    fn render(g: &Graph, layers: &[PlannedLayer]) -> String {
-        layers
-            .iter()
-            .map(|l| {
-                l.paths
-                    .iter()
-                    .map(|&p| g.nodes()[p].path.name())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        store_path(hash, name).display().to_string()
     }
 
     /// Plans `pipeline` over the whole of `g` and renders it.

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -550,4 +550,27 @@ impl Engine {
         let all: Value = serde_json::from_str(&out).expect("image inspect prints JSON");
         all[0].clone()
     }
+}
+
+/// Runs a stream script and pipes what it prints into `engine load`; returns the
+/// engine's output. Both ends must succeed.
+pub fn stream_into(script: &Path, engine: Engine) -> String {
+    let mut stream = Command::new(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run the stream script {}: {e}", script.display()));
+    let stdout = stream.stdout.take().expect("piped stdout");
+    let loaded = run(command(engine.program(), ["load"]).stdin(stdout));
+    let streamed = stream
+        .wait_with_output()
+        .expect("wait for the stream script");
+    assert!(
+        streamed.status.success(),
+        "{} failed ({}): {}",
+        script.display(),
+        streamed.status,
+        String::from_utf8_lossy(&streamed.stderr)
+    );
+    String::from_utf8_lossy(&loaded.stdout).into_owned()
 }
