@@ -12,6 +12,7 @@ use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
 use crate::image::ImagePlan;
 use crate::image_config::{image_config, manifest};
+use crate::parallel_gzip::ParallelGzip;
 use crate::tar::{self, Header, Kind, Owner};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -67,8 +68,7 @@ pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Re
     match compression {
         Compression::None => write_parallel(plan, temp.as_file(), &target)?,
         Compression::Gzip => {
-            let mut encoder =
-                flate2::GzBuilder::new().write(temp.as_file(), flate2::Compression::default());
+            let mut encoder = ParallelGzip::new(temp.as_file(), flate2::Compression::default());
             stream(plan, &mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }

@@ -23,6 +23,7 @@ pub mod layering;
 pub mod layers_report;
 pub mod nix_builder;
 pub mod nix_db;
+pub mod parallel_gzip;
 pub mod perms;
 pub mod platform;
 pub mod repo_tag;
