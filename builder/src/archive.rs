@@ -171,13 +171,7 @@ fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
 
 /// The outer tar header of a member: a plain file owned by root, with the conf's mtime.
 fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
-    let owner = Owner {
-        uid: 0,
-        gid: 0,
-        uname: String::new(),
-        gname: String::new(),
-        mtime: plan.conf.mtime.unix_seconds(),
-    };
+    let owner = Owner::numeric_root(plan.conf.mtime.unix_seconds());
     let mut out = Vec::with_capacity(tar::BLOCK as usize);
     tar::write_header(
         &Header {

@@ -249,13 +249,7 @@ fn pack(
     owners: &BTreeMap<PathBuf, Ownership>,
     out: &Path,
 ) -> Result<()> {
-    let base = Owner {
-        uid: 0,
-        gid: 0,
-        uname: String::new(),
-        gname: String::new(),
-        mtime: spec.mtime,
-    };
+    let base = Owner::numeric_root(spec.mtime);
     let layer = FsLayer::from_tree(root, base.clone(), |entry: &mut Entry| {
         let name = Path::new(std::ffi::OsStr::from_bytes(&entry.name)).to_owned();
         if let Some(change) = owners.get(&name) {

@@ -295,13 +295,7 @@ mod tests {
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     fn owner() -> Owner {
-        Owner {
-            uid: 0,
-            gid: 0,
-            uname: "root".into(),
-            gname: "root".into(),
-            mtime: 1,
-        }
+        Owner::root_for_tests()
     }
 
     /// A fake store under a temp dir with one path holding a file, a dir and a symlink.

@@ -151,13 +151,7 @@ mod tests {
     }
 
     fn base() -> Owner {
-        Owner {
-            uid: 0,
-            gid: 0,
-            uname: String::new(),
-            gname: String::new(),
-            mtime: 1,
-        }
+        Owner::numeric_root(1)
     }
 
     #[test]

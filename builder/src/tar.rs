@@ -41,6 +41,30 @@ pub struct Owner {
     pub mtime: u64,
 }
 
+impl Owner {
+    /// uid and gid 0 with no names, as `tar --numeric-owner` writes: the owner of archive
+    /// members that no conf gives one to (outer members, the customisation layer).
+    pub fn numeric_root(mtime: u64) -> Owner {
+        Owner {
+            uid: 0,
+            gid: 0,
+            uname: String::new(),
+            gname: String::new(),
+            mtime,
+        }
+    }
+
+    /// root:root with names, at mtime 1: what tests of layers use.
+    #[cfg(test)]
+    pub fn root_for_tests() -> Owner {
+        Owner {
+            uname: "root".into(),
+            gname: "root".into(),
+            ..Owner::numeric_root(1)
+        }
+    }
+}
+
 /// One tar member's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -72,13 +96,7 @@ pub fn write_header(header: &Header<'_>, out: &mut Vec<u8>) -> usize {
     let name = member_name(header);
     let pax = pax_records(header, &name);
     if !pax.is_empty() {
-        let pax_owner = Owner {
-            uid: 0,
-            gid: 0,
-            uname: String::new(),
-            gname: String::new(),
-            mtime: header.owner.mtime.min(MAX_OCTAL_11),
-        };
+        let pax_owner = Owner::numeric_root(header.owner.mtime.min(MAX_OCTAL_11));
         let pax_header = Header {
             name: PAX_HEADER_NAME,
             kind: Kind::File,
@@ -225,13 +243,7 @@ mod tests {
     use super::*;
 
     fn owner() -> Owner {
-        Owner {
-            uid: 0,
-            gid: 0,
-            uname: "root".into(),
-            gname: "root".into(),
-            mtime: 1,
-        }
+        Owner::root_for_tests()
     }
 
     /// Reads back what we wrote with the `tar` crate, an independent implementation.
