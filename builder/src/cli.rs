@@ -4,8 +4,7 @@ use crate::archive::{self, Compression};
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::image::ImagePlan;
-use crate::layering::AlgorithmName;
-use crate::layers_report::{self, Format, LayersRequest};
+use crate::layers_report::{self, LayersRequest};
 use crate::nix_builder;
 use clap::{Parser, Subcommand};
 use std::fs::File;
@@ -61,29 +60,7 @@ pub enum Command {
         repo_tag: Option<String>,
     },
     /// Show how a closure's store paths would be layered, and why, without building.
-    Layers {
-        /// A references graph: exportReferencesGraph's JSON array or legacy text, an
-        /// `.attrs.json` holding `graph`, or a conf with a `layering` section. Repeatable.
-        #[arg(long = "graph", value_name = "FILE", required = true, num_args = 1..)]
-        graphs: Vec<PathBuf>,
-        /// The image's maxLayers (base layers and the customisation layer count too) [default: 100]
-        #[arg(long)]
-        max_layers: Option<i64>,
-        /// The layering algorithm [default: auto]
-        #[arg(long, value_enum)]
-        algorithm: Option<AlgorithmName>,
-        /// A nixpkgs layeringPipeline as a JSON file (overrides --algorithm).
-        #[arg(long, value_name = "FILE")]
-        pipeline: Option<PathBuf>,
-        /// The Nix store directory the graph's paths live in.
-        #[arg(long, default_value = "/nix/store")]
-        store_dir: PathBuf,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-        /// Say why each path landed in its layer.
-        #[arg(long)]
-        explain: bool,
-    },
+    Layers(LayersRequest),
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
     #[command(subcommand)]
     Nix(nix_builder::NixCommand),
@@ -105,24 +82,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let plan = ImagePlan::from_conf(Conf::load(&conf, repo_tag.as_deref())?)?;
             archive::write_file(&plan, &output, compress)
         }
-        Command::Layers {
-            graphs,
-            max_layers,
-            algorithm,
-            pipeline,
-            store_dir,
-            format,
-            explain,
-        } => {
-            let request = LayersRequest {
-                graphs,
-                max_layers,
-                algorithm,
-                pipeline,
-                store_dir,
-                format,
-                explain,
-            };
+        Command::Layers(request) => {
             let report = layers_report::report(&request)?;
             let mut out = stdout_file()?;
             out.write_all(report.as_bytes())

@@ -17,14 +17,28 @@ pub enum Format {
 
 /// What the user asked for on the command line; unset options fall back to the conf's
 /// settings (when a conf is given), then to nixpkgs' defaults.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct LayersRequest {
+    /// A references graph: exportReferencesGraph's JSON array or legacy text, an
+    /// `.attrs.json` holding `graph`, or a conf with a `layering` section. Repeatable.
+    #[arg(long = "graph", value_name = "FILE", required = true, num_args = 1..)]
     pub graphs: Vec<PathBuf>,
+    /// The image's maxLayers (base layers and the customisation layer count too) [default: 100]
+    #[arg(long)]
     pub max_layers: Option<i64>,
+    /// The layering algorithm [default: auto]
+    #[arg(long, value_enum)]
     pub algorithm: Option<AlgorithmName>,
+    /// A nixpkgs layeringPipeline as a JSON file (overrides --algorithm).
+    #[arg(long, value_name = "FILE")]
     pub pipeline: Option<PathBuf>,
+    /// The Nix store directory the graph's paths live in.
+    #[arg(long, default_value = "/nix/store")]
     pub store_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Say why each path landed in its layer.
+    #[arg(long)]
     pub explain: bool,
 }
 
