@@ -208,18 +208,29 @@ fn walk(root: &Path, start: &Path) -> Result<Vec<Entry>> {
             Error::read(start, e)
         }
     })?;
-    let mut entries = Vec::new();
-    let mut pending = vec![(start.to_path_buf(), meta)];
-    while let Some((path, meta)) = pending.pop() {
-        if meta.is_dir() {
-            for child in fs::read_dir(&path).map_err(|e| Error::read(&path, e))? {
+    walk_from(root, start.to_path_buf(), meta)
+}
+
+/// `path` (described by `meta`) and everything under it. Subdirectories are walked on
+/// rayon's threads: one store path can hold tens of thousands of files (a toolchain), and
+/// stat-ing them one by one was a tenth of a large build.
+fn walk_from(root: &Path, path: PathBuf, meta: Metadata) -> Result<Vec<Entry>> {
+    let mut entries = vec![entry_for(root, &path, &meta)?];
+    if meta.is_dir() {
+        let children = fs::read_dir(&path)
+            .map_err(|e| Error::read(&path, e))?
+            .map(|child| {
                 let child = child.map_err(|e| Error::read(&path, e))?.path();
                 let child_meta =
                     fs::symlink_metadata(&child).map_err(|e| Error::read(&child, e))?;
-                pending.push((child, child_meta));
-            }
-        }
-        entries.push(entry_for(root, &path, &meta)?);
+                Ok((child, child_meta))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let nested: Vec<Vec<Entry>> = children
+            .into_par_iter()
+            .map(|(child, child_meta)| walk_from(root, child, child_meta))
+            .collect::<Result<_>>()?;
+        entries.extend(nested.into_iter().flatten());
     }
     Ok(entries)
 }
