@@ -24,12 +24,10 @@ let
     extensions.${compressor}
       or (throw "stowage: ${name}: compressor ${builtins.toJSON compressor} is unknown; use \"none\", \"gz\" or \"zstd\"");
   stream = streamLayeredImage (builtins.removeAttrs args [ "compressor" ]);
-  image = derivation {
+  image = import ./stowageDerivation.nix { inherit stowage; } {
     name = "${baseNameOf name}${extension}";
     inherit system compressor;
-    builder = "${stowage}/bin/stowage";
-    args = [ "nix" "archive" ];
-    __structuredAttrs = true;
+    command = "archive";
     streamScript = stream;
   };
 in

@@ -7,6 +7,7 @@
 # of nixpkgs' streamLayeredImage, with the same defaults, plus `perms`.
 { stowage, tools, system, hostSystem }:
 
+
 {
   # Image name; a `registry/` prefix stays in the repo tag, derivations use its basename.
   name,
@@ -56,6 +57,7 @@ let
   strings = import ./strings.nix;
   platform = import ./platform.nix;
   stowageBin = "${stowage}/bin/stowage";
+  stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
   baseName = baseNameOf name;
   imageName = strings.toLower name;
   config' = if config == null then { } else config;
@@ -84,23 +86,19 @@ let
 
   # The config as a store file: Nix scans it for references, which makes the closure
   # of the config part of the image without parsing anything at eval time.
-  configFile = derivation {
+  configFile = stowageDerivation {
     name = "${baseName}-config.json";
     system = checkedSystem;
-    builder = stowageBin;
-    args = [ "nix" "write-json" ];
-    __structuredAttrs = true;
+    command = "write-json";
     value = config';
   };
 
   # layer.tar + checksum, as nixpkgs' conf expects. Its references (contents, and store
   # paths that extraCommands or fakeRootCommands wrote into files) join the closure.
-  customisationLayer = derivation {
+  customisationLayer = stowageDerivation {
     name = "${baseName}-customisation-layer";
     system = checkedSystem;
-    builder = stowageBin;
-    args = [ "nix" "customisation-layer" ];
-    __structuredAttrs = true;
+    command = "customisation-layer";
     contents = contentsList;
     inherit extraCommands fakeRootCommands enableFakechroot perms mtime uname;
     tools = "${tools}";
@@ -108,12 +106,10 @@ let
     exportReferencesGraph = if includeNixDB then { nixDbGraph = contentsList; } else { };
   };
 
-  stream = derivation {
+  stream = stowageDerivation {
     name = "stream-${baseName}";
     system = checkedSystem;
-    builder = stowageBin;
-    args = [ "nix" "stream-script" ];
-    __structuredAttrs = true;
+    command = "stream-script";
     exportReferencesGraph.graph = if includeStorePaths then [ configFile customisationLayer ] else [ ];
     # Vehicles for references, not part of the image (as in nixpkgs).
     exclude = [ configFile customisationLayer ];
