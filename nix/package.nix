@@ -33,7 +33,9 @@ let
         top = builtins.head (builtins.split "/" relative);
         name = baseNameOf path;
       in
-      (builtins.elem relative [ "Cargo.toml" "Cargo.lock" ] || builtins.elem top members)
+      # nix/lib/platforms.json: the platform table, compiled into the builder too.
+      (builtins.elem relative [ "Cargo.toml" "Cargo.lock" "nix" "nix/lib" "nix/lib/platforms.json" ]
+        || builtins.elem top members)
       && name != "target"
       && !(type == "symlink" && builtins.match "result.*" name != null);
   };

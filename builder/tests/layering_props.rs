@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use stowage::graph::{Graph, GraphEntry};
 use stowage::layering::popularity::popularity_order;
-use stowage::layering::{plan, Algorithm, PlannedLayer};
+use stowage::layering::{plan_paths, Algorithm, PlannedLayer};
 
 /// Names with repeats and dashes, so equal popularities and sizes meet equal names.
 const NAMES: [&str; 6] = ["lib", "app", "lib", "glibc-2.40", "a", "lib-x"];
@@ -145,7 +145,7 @@ proptest! {
         let (graph, paths) = build(&d, &identity, &excluded);
         let (shuffled, shuffled_paths) = build(&d, &order, &excluded);
         for algorithm in algorithms(&d, budget) {
-            let layers = plan(&graph, &paths, &algorithm, budget).unwrap();
+            let layers = plan_paths(&graph, &paths, &algorithm, budget).unwrap();
             // Every path in exactly one layer, each with a reason; nothing else.
             let mut seen = BTreeSet::new();
             for layer in &layers {
@@ -159,9 +159,9 @@ proptest! {
             prop_assert_eq!(&seen, &paths, "{:?}: not every path placed", algorithm);
             prop_assert!(layers.len() <= budget, "{algorithm:?}: {} layers for a budget of {budget}", layers.len());
             // The same again, and the same from a shuffled graph.
-            let again = plan(&graph, &paths, &algorithm, budget).unwrap();
+            let again = plan_paths(&graph, &paths, &algorithm, budget).unwrap();
             prop_assert_eq!(&again, &layers);
-            let from_shuffled = plan(&shuffled, &shuffled_paths, &algorithm, budget).unwrap();
+            let from_shuffled = plan_paths(&shuffled, &shuffled_paths, &algorithm, budget).unwrap();
             prop_assert_eq!(by_path(&shuffled, &from_shuffled), by_path(&graph, &layers), "{:?}", algorithm);
         }
     }

@@ -5,59 +5,23 @@
 #   => { architecture = "arm"; variant = "v7"; os = "linux"; }
 #
 # builtins only (no nixpkgs lib): the library is evaluated on machines without nixpkgs.
-# builder/src/platform.rs holds the same table and the same messages; change both together.
+# The table itself is platforms.json, which the builder reads too.
 let
-  # The CPU part of a Nix system ("x86_64" of "x86_64-linux") -> GOARCH and variant.
-  # A CPU that Go has no port for (riscv32, 32-bit powerpc, s390, m68k, microblaze, …) is
-  # missing on purpose: there is no honest name to write, so the caller has to say one.
-  # The rows follow nixpkgs' `hostPlatform.go.GOARCH`, plus the variant and i386-i586.
-  cpus = {
-    x86_64 = { architecture = "amd64"; };
-    i386 = { architecture = "386"; };
-    i486 = { architecture = "386"; };
-    i586 = { architecture = "386"; };
-    i686 = { architecture = "386"; };
-    # No variant: "v8" is the only arm64 variant, and Docker and containerd treat a
-    # missing one as v8 (nixpkgs writes none either).
-    aarch64 = { architecture = "arm64"; };
-    # 32-bit ARM: the variant is the ARM version (GOARM), which images for different
-    # versions are told apart by in a multi-platform index.
-    armv5tel = { architecture = "arm"; variant = "v5"; };
-    armv6l = { architecture = "arm"; variant = "v6"; };
-    armv7l = { architecture = "arm"; variant = "v7"; };
-    armv7a = { architecture = "arm"; variant = "v7"; };
-    powerpc64le = { architecture = "ppc64le"; };
-    powerpc64 = { architecture = "ppc64"; };
-    riscv64 = { architecture = "riscv64"; };
-    s390x = { architecture = "s390x"; };
-    loongarch64 = { architecture = "loong64"; };
-    mips = { architecture = "mips"; };
-    mipsel = { architecture = "mipsle"; };
-    mips64 = { architecture = "mips64"; };
-    mips64el = { architecture = "mips64le"; };
-    # No wasm32: Nix's wasm systems are "wasm32-wasi", not Linux, and images of them have
-    # no agreed `os` ("wasi", "wasip1"); such an image needs its platform spelled out.
-  };
-
-  # Every GOARCH that Go has a port for (`go tool dist list`): what an explicit
-  # `architecture` is checked against. Catches the common slip of writing the Nix or
-  # kernel name ("x86_64", "aarch64") where Docker wants Go's ("amd64", "arm64").
-  knownArchitectures = [
-    "386"
-    "amd64"
-    "arm"
-    "arm64"
-    "loong64"
-    "mips"
-    "mipsle"
-    "mips64"
-    "mips64le"
-    "ppc64"
-    "ppc64le"
-    "riscv64"
-    "s390x"
-    "wasm"
-  ];
+  # The one table of the platform, shared with the builder (builder/src/image/platform.rs
+  # reads the same file), so both sides always agree:
+  #   cpus: the CPU part of a Nix system ("x86_64" of "x86_64-linux") -> GOARCH and, for
+  #     32-bit ARM, the variant (the ARM version, which images for different versions are
+  #     told apart by in a multi-platform index). The rows follow nixpkgs'
+  #     `hostPlatform.go.GOARCH`, plus the variant and i386-i586. A CPU that Go has no
+  #     port for (riscv32, 32-bit powerpc, s390, m68k, microblaze, …) is missing on
+  #     purpose: there is no honest name to write, so the caller has to say one. aarch64
+  #     has no variant: "v8" is the only arm64 variant, and Docker and containerd treat a
+  #     missing one as v8 (nixpkgs writes none either). No wasm32: Nix's wasm systems are
+  #     "wasm32-wasi", not Linux, and images of them have no agreed `os`.
+  #   knownArchitectures: every GOARCH that Go has a port for (`go tool dist list`), what
+  #     an explicit `architecture` is checked against. Catches the common slip of writing
+  #     the Nix or kernel name ("x86_64", "aarch64") where Docker wants Go's.
+  inherit (builtins.fromJSON (builtins.readFile ./platforms.json)) cpus knownArchitectures;
 
   # A Nix system is "<cpu>-<kernel>"; null for anything else.
   split = system:

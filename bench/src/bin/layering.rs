@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use stowage::graph::{Graph, GraphEntry};
-use stowage::layering::{plan, Algorithm};
+use stowage::layering::{plan_paths, Algorithm};
 
 /// The layer budget for store paths: nixpkgs' default maxLayers (100) less the
 /// customisation layer.
@@ -97,7 +97,7 @@ fn layers(entries: Vec<GraphEntry>, algorithm: &Algorithm) -> Vec<(BTreeSet<Path
     let graph = Graph::from_entries(entries, Path::new("/nix/store"), Path::new("bench"))
         .expect("a generated graph is valid");
     let all: BTreeSet<usize> = (0..graph.nodes().len()).collect();
-    let planned = plan(&graph, &all, algorithm, BUDGET).expect("planning succeeds");
+    let planned = plan_paths(&graph, &all, algorithm, BUDGET).expect("planning succeeds");
     planned
         .iter()
         .map(|l| {

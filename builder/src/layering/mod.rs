@@ -10,10 +10,10 @@ mod test_graphs;
 
 use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::PathBuf;
 
 /// One planned layer: graph node indices and the reason each is there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedLayer {
     /// Node indices of the paths in this layer, in ascending index (path) order.
     pub paths: Vec<usize>,
@@ -55,7 +55,7 @@ pub enum Algorithm {
 /// bottom layer first. Every path lands in exactly one layer, except those a pipeline's
 /// `remove_paths` step leaves out on purpose (what a base image already ships); no layer
 /// is empty.
-pub fn plan(
+pub fn plan_paths(
     graph: &Graph,
     paths: &BTreeSet<usize>,
     algorithm: &Algorithm,
@@ -101,30 +101,8 @@ fn fit_budget(mut layers: Vec<PlannedLayer>, budget: usize) -> Vec<PlannedLayer>
     layers
 }
 
-/// The layering part of a conf (our addition to nixpkgs' format): plan `store_layers`
-/// from a references graph instead of listing them.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LayeringConf {
-    /// The closure as `exportReferencesGraph` gives it (`[{path, references, narSize}]`).
-    pub graph: Vec<crate::graph::GraphEntry>,
-    /// `auto` (default) or `popularity`; ignored when `pipeline` is set.
-    #[serde(default)]
-    pub algorithm: AlgorithmName,
-    /// A nixpkgs `layeringPipeline`.
-    #[serde(default)]
-    pub pipeline: Option<serde_json::Value>,
-    /// The image's whole layer budget: base layers, store layers and the customisation
-    /// layer together.
-    #[serde(default = "default_max_layers")]
-    pub max_layers: i64,
-    /// Store paths to leave out (the image's own config file, for instance).
-    #[serde(default)]
-    pub exclude: Vec<std::path::PathBuf>,
-}
-
-/// The built-in algorithms by name.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+/// The built-in algorithms by name, as confs and the command line spell them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlgorithmName {
     #[default]
@@ -132,23 +110,54 @@ pub enum AlgorithmName {
     Popularity,
 }
 
-fn default_max_layers() -> i64 {
-    100
+impl AlgorithmName {
+    /// Every name, for the command line's help.
+    pub const NAMES: [&'static str; 2] = ["auto", "popularity"];
+
+    /// The algorithm named `name`, if it is one of [`AlgorithmName::NAMES`].
+    pub fn parse(name: &str) -> Option<AlgorithmName> {
+        match name {
+            "auto" => Some(AlgorithmName::Auto),
+            "popularity" => Some(AlgorithmName::Popularity),
+            _ => None,
+        }
+    }
 }
 
-impl LayeringConf {
-    /// The algorithm this conf asks for.
-    pub fn algorithm(&self) -> Algorithm {
-        match (&self.pipeline, self.algorithm) {
-            (Some(pipeline), _) => Algorithm::Pipeline(pipeline.clone()),
+/// How a closure is to be layered, whoever asked (a conf, `.attrs.json`, the command
+/// line).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub algorithm: Algorithm,
+    /// The image's whole layer budget: base layers, store layers and the customisation
+    /// layer together (nixpkgs' `maxLayers`).
+    pub max_layers: i64,
+    /// Store paths to leave out (the image's own config file, for instance).
+    pub exclude: Vec<PathBuf>,
+}
+
+impl Settings {
+    /// Settings from a name and an optional pipeline, which wins over the name.
+    pub fn new(
+        name: AlgorithmName,
+        pipeline: Option<serde_json::Value>,
+        max_layers: i64,
+        exclude: Vec<PathBuf>,
+    ) -> Settings {
+        let algorithm = match (pipeline, name) {
+            (Some(pipeline), _) => Algorithm::Pipeline(pipeline),
             (None, AlgorithmName::Auto) => Algorithm::Auto,
             (None, AlgorithmName::Popularity) => Algorithm::Popularity,
+        };
+        Settings {
+            algorithm,
+            max_layers,
+            exclude,
         }
     }
 
-    /// How many layers are left for store paths once `fixed_layers` (base image layers
-    /// and the customisation layer) are counted.
-    pub fn budget(&self, fixed_layers: usize) -> Result<usize, String> {
+    /// How many layers are left for store paths once `fixed_layers` are counted.
+    fn budget(&self, fixed_layers: usize) -> Result<usize, String> {
         if self.max_layers <= 1 {
             return Err(format!(
                 "maxLayers must be greater than 1 (current value: {})",
@@ -166,50 +175,71 @@ impl LayeringConf {
         }
         Ok(budget)
     }
+}
 
-    /// Plans the store layers: the graph's paths less `exclude`, within the budget left
-    /// after `fixed_layers`. `source` names the conf in errors.
-    pub fn plan(
-        &self,
-        store_dir: &Path,
-        fixed_layers: usize,
-        source: &Path,
-    ) -> crate::error::Result<(Graph, Vec<PlannedLayer>)> {
-        let graph = Graph::from_entries(self.graph.clone(), store_dir, source)?;
-        let layers = self.plan_graph(&graph, fixed_layers, source)?;
-        Ok((graph, layers))
+/// The layers an image takes besides its store layers: the base image's, and the
+/// customisation layer when there is one. The one place they are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedLayers {
+    pub base: usize,
+    pub customisation: bool,
+}
+
+impl FixedLayers {
+    /// How many layers of the budget they take.
+    pub fn count(self) -> usize {
+        self.base + usize::from(self.customisation)
     }
 
-    /// Plans the store layers of an already built `graph` (see [`LayeringConf::plan`]).
-    pub fn plan_graph(
-        &self,
-        graph: &Graph,
-        fixed_layers: usize,
-        source: &Path,
-    ) -> crate::error::Result<Vec<PlannedLayer>> {
-        let bad = |m: String| crate::error::Error::conf(source, format!("layering: {m}"));
-        let budget = self.budget(fixed_layers).map_err(bad)?;
-        let excluded: BTreeSet<usize> = self
-            .exclude
-            .iter()
-            .filter_map(|p| graph.index_of(p))
-            .collect();
-        let paths: BTreeSet<usize> = (0..graph.nodes().len())
-            .filter(|i| !excluded.contains(i))
-            .collect();
-        plan(graph, &paths, &self.algorithm(), budget).map_err(bad)
+    /// `+2 base layers, +1 customisation layer`, for reports; empty when there are none.
+    pub fn describe(self) -> String {
+        let mut parts = Vec::new();
+        if self.base > 0 {
+            let s = if self.base == 1 { "" } else { "s" };
+            parts.push(format!("+{} base layer{s}", self.base));
+        }
+        if self.customisation {
+            parts.push("+1 customisation layer".to_owned());
+        }
+        parts.join(", ")
     }
 }
 
-/// The store paths of planned layers, as `store_layers` lists them.
-pub fn store_layers(graph: &Graph, layers: &[PlannedLayer]) -> Vec<Vec<std::path::PathBuf>> {
-    layers
+/// The store layers of an image, bottom first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub layers: Vec<PlannedLayer>,
+    /// The layers the budget counted besides these.
+    pub fixed: FixedLayers,
+}
+
+impl Plan {
+    /// The store paths of each layer, as a conf's `store_layers` lists them.
+    pub fn store_layers(&self, graph: &Graph) -> Vec<Vec<PathBuf>> {
+        self.layers
+            .iter()
+            .map(|l| {
+                l.paths
+                    .iter()
+                    .map(|&p| graph.nodes()[p].path.as_path().to_owned())
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Plans the store layers of `graph`: its paths less `settings.exclude`, within the
+/// budget `settings.max_layers` leaves after the `fixed` layers.
+pub fn plan(graph: &Graph, settings: &Settings, fixed: FixedLayers) -> Result<Plan, String> {
+    let budget = settings.budget(fixed.count())?;
+    let excluded: BTreeSet<usize> = settings
+        .exclude
         .iter()
-        .map(|l| {
-            l.paths
-                .iter()
-                .map(|&p| graph.nodes()[p].path.as_path().to_owned())
-                .collect()
-        })
-        .collect()
+        .filter_map(|p| graph.index_of(p))
+        .collect();
+    let paths: BTreeSet<usize> = (0..graph.nodes().len())
+        .filter(|i| !excluded.contains(i))
+        .collect();
+    let layers = plan_paths(graph, &paths, &settings.algorithm, budget)?;
+    Ok(Plan { layers, fixed })
 }

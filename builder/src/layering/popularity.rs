@@ -31,8 +31,8 @@
 //! first, right above the base image's layers.
 
 use super::PlannedLayer;
+use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
-use crate::store_path::StorePath;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Paths (node indices from `paths`) ordered most popular first, with their popularity.

@@ -1,139 +1,155 @@
 //! `stowage layers`: shows how the store paths of a closure would be layered, and why,
 //! without writing an image. What a user runs to understand and tune their layering.
 
+use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, GraphEntry};
-use crate::layering::{AlgorithmName, LayeringConf, PlannedLayer};
+use crate::graph::{legacy, Graph, GraphEntry};
+use crate::image::base::read_base_image;
+use crate::layering::{self, AlgorithmName, FixedLayers, Plan, PlannedLayer, Settings};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// How the plan is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
 }
 
-/// What the user asked for on the command line; unset options fall back to the conf's
-/// settings (when a conf is given), then to nixpkgs' defaults.
-#[derive(Debug, Clone, clap::Args)]
+/// What the user asked for; unset options fall back to the conf's settings (when a conf
+/// is given), then to nixpkgs' defaults.
+#[derive(Debug, Clone)]
 pub struct LayersRequest {
-    /// A references graph: exportReferencesGraph's JSON array or legacy text, an
-    /// `.attrs.json` holding `graph`, or a conf with a `layering` section. Repeatable.
-    #[arg(long = "graph", value_name = "FILE", required = true, num_args = 1..)]
+    /// Graph files: exportReferencesGraph's JSON array or legacy text, an `.attrs.json`
+    /// holding `graph`, or a conf with a `layering` section.
     pub graphs: Vec<PathBuf>,
-    /// The image's maxLayers (base layers and the customisation layer count too) [default: 100]
-    #[arg(long)]
     pub max_layers: Option<i64>,
-    /// The layering algorithm [default: auto]
-    #[arg(long, value_enum)]
     pub algorithm: Option<AlgorithmName>,
-    /// A nixpkgs layeringPipeline as a JSON file (overrides --algorithm).
-    #[arg(long, value_name = "FILE")]
+    /// A nixpkgs layeringPipeline as a JSON file (overrides `algorithm`).
     pub pipeline: Option<PathBuf>,
-    /// The Nix store directory the graph's paths live in.
-    #[arg(long, default_value = "/nix/store")]
     pub store_dir: PathBuf,
-    #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Say why each path landed in its layer.
-    #[arg(long)]
     pub explain: bool,
 }
 
 /// Plans the layers and renders the report.
 pub fn report(request: &LayersRequest) -> Result<String> {
-    let (settings, fixed_layers) = settings(request)?;
+    let inputs = request
+        .graphs
+        .iter()
+        .map(|file| read_input(file))
+        .collect::<Result<Vec<_>>>()?;
     let source = request
         .graphs
         .first()
         .map_or(Path::new("graph"), PathBuf::as_path);
-    let mut graph = Graph::from_entries(settings.graph.clone(), &request.store_dir, source)?;
+    let conf = inputs.iter().rev().find_map(|i| match i {
+        Input::Graph(_) => None,
+        Input::Conf(conf, file) => Some((&**conf, file.as_path())),
+    });
+    let entries: Vec<GraphEntry> = inputs
+        .iter()
+        .flat_map(|input| match input {
+            Input::Graph(entries) => entries.clone(),
+            Input::Conf(conf, _) => conf
+                .layering
+                .as_ref()
+                .and_then(|l| l.graph.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut graph = Graph::from_entries(entries, &request.store_dir, source)?;
     // Legacy text graphs carry no sizes; size-driven layering needs them.
     graph.fill_missing_sizes();
-    let layers = settings.plan_graph(&graph, fixed_layers, source)?;
+    let (settings, fixed) = settings(request, conf)?;
+    let plan = layering::plan(&graph, &settings, fixed)
+        .map_err(|m| Error::conf(source, format!("layering: {m}")))?;
     Ok(match request.format {
-        Format::Text => render_text(&graph, &layers, request.explain),
-        Format::Json => render_json(&graph, &layers, request.explain),
+        Format::Text => render_text(&graph, &plan, request.explain),
+        Format::Json => render_json(&graph, &plan, request.explain),
     })
 }
 
-/// The layering settings: the graphs merged, with options from the command line over
-/// those of a conf. Also how many layers are taken before store paths (the
-/// customisation layer, and a conf's base image).
-fn settings(request: &LayersRequest) -> Result<(LayeringConf, usize)> {
-    let mut entries = Vec::new();
-    let mut from_conf: Option<LayeringConf> = None;
-    let mut fixed_layers = 1;
-    for file in &request.graphs {
-        match read_input(file, &request.store_dir)? {
-            Input::Graph(mut more) => entries.append(&mut more),
-            Input::Conf(layering, base_layers) => {
-                entries.extend(layering.graph.iter().cloned());
-                fixed_layers = 1 + base_layers;
-                from_conf = Some(layering);
-            }
-        }
-    }
+/// The layering settings, with options from the command line over those of a conf, and
+/// the layers taken before store paths: a conf's, or nixpkgs' customisation layer alone.
+fn settings(
+    request: &LayersRequest,
+    conf: Option<(&Conf, &Path)>,
+) -> Result<(Settings, FixedLayers)> {
+    let section = conf.and_then(|(c, _)| c.layering.as_ref());
     let pipeline = match &request.pipeline {
         Some(file) => Some(read_json(file)?),
-        None => from_conf.as_ref().and_then(|c| c.pipeline.clone()),
+        None => section.and_then(|s| s.pipeline.clone()),
     };
-    let settings = LayeringConf {
-        graph: entries,
-        algorithm: request
+    let settings = Settings::new(
+        request
             .algorithm
-            .or(from_conf.as_ref().map(|c| c.algorithm))
+            .or(section.map(|s| s.algorithm))
             .unwrap_or_default(),
         pipeline,
-        max_layers: request
+        request
             .max_layers
-            .or(from_conf.as_ref().map(|c| c.max_layers))
+            .or(section.map(|s| s.max_layers))
             .unwrap_or(100),
-        exclude: from_conf.map(|c| c.exclude).unwrap_or_default(),
+        section.map(|s| s.exclude.clone()).unwrap_or_default(),
+    );
+    let fixed = match conf {
+        None => FixedLayers {
+            base: 0,
+            customisation: true,
+        },
+        Some((conf, _)) => FixedLayers {
+            base: match &conf.from_image {
+                Some(base) => read_base_image(base)?.layers.len(),
+                None => 0,
+            },
+            customisation: conf.customisation_layer.is_some(),
+        },
     };
-    Ok((settings, fixed_layers))
+    Ok((settings, fixed))
 }
 
 /// One `--graph` input.
 enum Input {
     /// Graph entries (JSON array or legacy text, or an `.attrs.json` with a `graph`).
     Graph(Vec<GraphEntry>),
-    /// A conf with a `layering` section, and the number of its base image's layers.
-    Conf(LayeringConf, usize),
+    /// A conf with a `layering` section, and its file.
+    Conf(Box<Conf>, PathBuf),
+}
+
+/// An `.attrs.json` of a derivation with `exportReferencesGraph.graph`.
+#[derive(Deserialize)]
+struct AttrsWithGraph {
+    graph: Vec<GraphEntry>,
 }
 
 /// Reads a graph file in any of the forms `stowage layers` accepts.
-fn read_input(file: &Path, store_dir: &Path) -> Result<Input> {
+fn read_input(file: &Path) -> Result<Input> {
     let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
     let body = crate::conf::skip_shebang(&bytes);
     let text = String::from_utf8_lossy(body);
     match text.trim_start().chars().next() {
         Some('[') => parse_json(file, body).map(Input::Graph),
         Some('{') => {
-            let mut object: serde_json::Map<String, Value> = parse_json(file, body)?;
-            if let Some(layering) = object.remove("layering") {
-                let layering: LayeringConf = serde_json::from_value(layering)
-                    .map_err(|e| Error::conf(file, format!("field `layering`: {e}")))?;
-                let base_layers = match object.get("from_image").and_then(Value::as_str) {
-                    Some(base) => crate::base_image::read_base_image(Path::new(base))?
-                        .layers
-                        .len(),
-                    None => 0,
-                };
-                Ok(Input::Conf(layering, base_layers))
-            } else if let Some(graph) = object.remove("graph") {
-                serde_json::from_value(graph)
-                    .map(Input::Graph)
+            let object: serde_json::Map<String, Value> = parse_json(file, body)?;
+            if object.contains_key("layering") {
+                let conf: Conf = serde_json::from_value(Value::Object(object))
+                    .map_err(|e| Error::conf(file, format!("not a valid conf: {e}")))?;
+                Ok(Input::Conf(Box::new(conf), file.to_owned()))
+            } else if object.contains_key("graph") {
+                serde_json::from_value::<AttrsWithGraph>(Value::Object(object))
+                    .map(|a| Input::Graph(a.graph))
                     .map_err(|e| Error::conf(file, format!("field `graph`: {e}")))
             } else {
                 Err(Error::conf(file, "holds neither a `graph` nor a `layering` section; pass an exportReferencesGraph file or a conf with `layering`"))
             }
         }
-        _ => Ok(Input::Graph(
-            Graph::parse_legacy(&text, store_dir, file)?.to_entries(),
-        )),
+        _ => legacy::parse_entries(&text)
+            .map(Input::Graph)
+            .map_err(|m| Error::conf(file, m)),
     }
 }
 
@@ -157,7 +173,8 @@ fn largest_first(graph: &Graph, layer: &PlannedLayer) -> Vec<usize> {
 }
 
 /// A table: one block per layer, bottom first, with each path and (with `explain`) why.
-pub fn render_text(graph: &Graph, layers: &[PlannedLayer], explain: bool) -> String {
+pub fn render_text(graph: &Graph, plan: &Plan, explain: bool) -> String {
+    let layers = &plan.layers;
     let mut out = String::new();
     let total: u64 = layers.iter().map(|l| l.size(graph)).sum();
     let paths: usize = layers.iter().map(|l| l.paths.len()).sum();
@@ -182,19 +199,26 @@ pub fn render_text(graph: &Graph, layers: &[PlannedLayer], explain: bool) -> Str
             }
         }
     }
+    let fixed = plan.fixed.describe();
     let _ = writeln!(
         out,
-        "{} store layer{} (+1 customisation layer), {paths} paths, {}",
+        "{} store layer{}{}, {paths} paths, {}",
         layers.len(),
         plural(layers.len()),
+        if fixed.is_empty() {
+            String::new()
+        } else {
+            format!(" ({fixed})")
+        },
         human(total)
     );
     out
 }
 
 /// `{"layers": [{"paths": [...], "size": N, "reasons": {...}}]}`, bottom layer first.
-fn render_json(graph: &Graph, layers: &[PlannedLayer], explain: bool) -> String {
-    let layers: Vec<Value> = layers
+fn render_json(graph: &Graph, plan: &Plan, explain: bool) -> String {
+    let layers: Vec<Value> = plan
+        .layers
         .iter()
         .map(|layer| {
             let order = largest_first(graph, layer);

@@ -18,8 +18,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
-use crate::blob::Blob;
 use crate::error::{Error, Result};
+use crate::image::blob::Blob;
+use crate::tar::compression::Compression;
 
 /// JSON members (manifest, config, legacy layer json) are read into memory whole, so they
 /// are capped; real ones are a few kilobytes.
@@ -77,49 +78,16 @@ pub fn read_base_image(archive: &Path) -> Result<BaseImage> {
     })
 }
 
-/// A whole-stream compression format recognised by its magic bytes.
-#[derive(Clone, Copy)]
-enum Compression {
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    /// Recognises the format from the first (up to four) bytes of a stream, or `None` for
-    /// data that is not compressed (a tar starts with a member name, never these bytes).
-    fn detect(magic: &[u8]) -> Option<Self> {
-        if magic.starts_with(&[0x1f, 0x8b]) {
-            Some(Compression::Gzip)
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Some(Compression::Zstd)
-        } else {
-            None
-        }
-    }
-
-    /// The format's name, for error messages.
-    fn name(self) -> &'static str {
-        match self {
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        }
-    }
-
-    /// Decompresses `input` into a fresh anonymous temp file (in `TMPDIR`), streaming so
-    /// that nothing larger than a buffer is held in memory. Returns the file and its size.
-    fn decompress_to_temp(self, input: impl Read) -> io::Result<(File, u64)> {
-        let mut decoder: Box<dyn Read> = match self {
-            // Multi-member: parallel compressors (pigz) write several gzip members.
-            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
-        };
-        let out = tempfile::tempfile()?;
-        let mut writer = BufWriter::with_capacity(1 << 20, &out);
-        let size = io::copy(&mut decoder, &mut writer)?;
-        writer.flush()?;
-        drop(writer);
-        Ok((out, size))
-    }
+/// Decompresses `input` into a fresh anonymous temp file (in `TMPDIR`), streaming so
+/// that nothing larger than a buffer is held in memory. Returns the file and its size.
+fn decompress_to_temp(compression: Compression, input: impl Read) -> io::Result<(File, u64)> {
+    let mut decoder = compression.decoder(input)?;
+    let out = tempfile::tempfile()?;
+    let mut writer = BufWriter::with_capacity(1 << 20, &out);
+    let size = io::copy(&mut decoder, &mut writer)?;
+    writer.flush()?;
+    drop(writer);
+    Ok((out, size))
 }
 
 /// Opens `archive`, decompressing it into a temp file first when the whole archive is
@@ -129,11 +97,12 @@ fn open_archive(archive: &Path) -> Result<File> {
         .map_err(|e| Error::base_image(archive, format!("cannot open: {e}; check fromImage")))?;
     let size = file.metadata().map_err(|e| Error::read(archive, e))?.len();
     let magic = read_range(&file, 0, size.min(4)).map_err(|e| Error::read(archive, e))?;
-    let Some(compression) = Compression::detect(&magic) else {
+    let compression = Compression::detect(&magic);
+    if compression == Compression::None {
         return Ok(file);
-    };
+    }
     let input = range_reader(&file, 0, size).map_err(|e| Error::read(archive, e))?;
-    let (temp, _) = compression.decompress_to_temp(input).map_err(|e| {
+    let (temp, _) = decompress_to_temp(compression, input).map_err(|e| {
         let kind = compression.name();
         Error::base_image(
             archive,
@@ -509,10 +478,10 @@ impl Reader<'_> {
         }
         let magic = read_range(&self.file, offset, size.min(4)).map_err(|e| self.io_fail(e))?;
         let data = match Compression::detect(&magic) {
-            None => (Arc::clone(&self.file), offset, size),
-            Some(compression) => {
+            Compression::None => (Arc::clone(&self.file), offset, size),
+            compression => {
                 let input = range_reader(&self.file, offset, size).map_err(|e| self.io_fail(e))?;
-                let (temp, temp_size) = compression.decompress_to_temp(input).map_err(|e| {
+                let (temp, temp_size) = decompress_to_temp(compression, input).map_err(|e| {
                     let kind = compression.name();
                     self.fail(name, format!("decompressing the {kind} layer failed: {e}"))
                 })?;

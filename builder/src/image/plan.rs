@@ -1,21 +1,47 @@
-//! An image to write: its layers bottom → top, each with a size known before writing,
-//! planned from a conf.
+//! An image to write: its description and its layers bottom → top, each with a size
+//! known before writing. Built from resolved inputs: the front ends have already read
+//! the conf and planned the store layers.
 
-use crate::base_image::{read_base_image, BaseImage};
-use crate::blob::Blob;
-use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::fs_layer::FsLayer;
-use crate::layer::{Layer, LayerSource};
+use crate::image::base::BaseImage;
+use crate::image::blob::Blob;
+use crate::image::layer::{Layer, LayerSource};
+use crate::image::repo_tag::RepoTag;
+use crate::image::timestamp::Timestamp;
+use crate::tar::fs_layer::FsLayer;
 use crate::tar::Owner;
 use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// What the image says about itself, apart from its layers.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// GOARCH name, checked by the front end.
+    pub architecture: String,
+    pub variant: Option<String>,
+    pub created: Timestamp,
+    /// The time stamp of the archive's own members (layer files take theirs from
+    /// `owner`).
+    pub mtime: Timestamp,
+    /// The runtime config (`Cmd`, `Env`, …); an empty map for none.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    pub repo_tag: RepoTag,
+    /// Owner and time stamp of the store layers' members.
+    pub owner: Owner,
+}
+
+/// The store layers to write: lists of store paths, bottom first.
+#[derive(Debug, Clone)]
+pub struct StoreLayers {
+    pub store_dir: PathBuf,
+    pub layers: Vec<Vec<PathBuf>>,
+}
+
 /// Everything needed to write the image, planned but not yet read.
 pub struct ImagePlan {
-    pub conf: Conf,
+    pub spec: ImageSpec,
     /// Base layers first, then store layers, then the customisation layer.
     pub layers: Vec<Layer>,
     /// The base image, kept whole: its config is inherited and its temporary files (for
@@ -24,26 +50,18 @@ pub struct ImagePlan {
 }
 
 impl ImagePlan {
-    /// Reads the base image's index, walks every store path and checks the
-    /// customisation layer; nothing is hashed yet.
-    pub fn from_conf(mut conf: Conf) -> Result<ImagePlan> {
-        let base = conf
-            .from_image
-            .as_deref()
-            .map(read_base_image)
-            .transpose()?;
-        conf.resolve_layering(base.as_ref().map_or(0, |b| b.layers.len()))?;
-        let owner = Owner {
-            uid: conf.uid,
-            gid: conf.gid,
-            uname: conf.uname.clone(),
-            gname: conf.gname.clone(),
-            mtime: conf.mtime.unix_seconds(),
-        };
-        let store_layers: Vec<FsLayer> = conf
-            .store_layers
+    /// Walks every store path and checks the customisation layer (a directory holding
+    /// `layer.tar` and `checksum`); nothing is hashed yet.
+    pub fn new(
+        spec: ImageSpec,
+        base: Option<BaseImage>,
+        store: &StoreLayers,
+        customisation_layer: Option<&Path>,
+    ) -> Result<ImagePlan> {
+        let store_layers: Vec<FsLayer> = store
+            .layers
             .par_iter()
-            .map(|paths| FsLayer::from_store_paths(paths, &conf.store_dir, owner.clone()))
+            .map(|paths| FsLayer::from_store_paths(paths, &store.store_dir, spec.owner.clone()))
             .collect::<Result<_>>()?;
 
         let mut layers: Vec<Layer> = base
@@ -58,13 +76,13 @@ impl ImagePlan {
             comment: Some(store_paths_comment(&layer.paths)),
             source: LayerSource::Files(layer),
         }));
-        if let Some(dir) = &conf.customisation_layer {
+        if let Some(dir) = customisation_layer {
             layers.push(Layer {
-                source: LayerSource::Blob(customisation_layer(dir)?),
+                source: LayerSource::Blob(customisation_layer_blob(dir)?),
                 comment: Some("customisation layer".to_owned()),
             });
         }
-        Ok(ImagePlan { conf, layers, base })
+        Ok(ImagePlan { spec, layers, base })
     }
 
     /// The base image's whole config, when there is a base.
@@ -89,7 +107,7 @@ fn store_paths_comment(paths: &[PathBuf]) -> String {
 
 /// The customisation layer: a directory holding `layer.tar` and `checksum` (its SHA-256
 /// in hex), which is checked while the layer streams.
-fn customisation_layer(dir: &Path) -> Result<Blob> {
+fn customisation_layer_blob(dir: &Path) -> Result<Blob> {
     let checksum_file = dir.join("checksum");
     let checksum =
         std::fs::read_to_string(&checksum_file).map_err(|e| Error::read(&checksum_file, e))?;

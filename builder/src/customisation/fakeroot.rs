@@ -31,6 +31,27 @@ pub struct Ownership {
     pub gid: Option<u64>,
 }
 
+/// Makes `dir` hold `chown` and `chgrp` as links to this very executable, which acts as
+/// the stand-in when called by those names. Made at run time, so any package with a
+/// static `bin/stowage` works: nothing else of it is needed.
+pub fn make_shims(dir: &Path) -> crate::error::Result<PathBuf> {
+    let fail = |e: std::io::Error| {
+        crate::error::Error::input(
+            dir,
+            format!("cannot make the chown and chgrp stand-ins: {e}"),
+        )
+    };
+    let exe = std::env::current_exe().map_err(fail)?;
+    fs::create_dir_all(dir).map_err(fail)?;
+    for shim in SHIMS {
+        let link = dir.join(shim);
+        if fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(&exe, &link).map_err(fail)?;
+        }
+    }
+    Ok(dir.to_owned())
+}
+
 /// Runs stowage as `chown` or `chgrp` (`argv0` is the name it was called by). Prints
 /// errors like the real commands do and returns their exit status.
 pub fn shim_main(argv0: &str, args: &[String]) -> ExitCode {

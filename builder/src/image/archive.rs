@@ -8,11 +8,12 @@
 //! [`stream`] writes sequentially (stdout, compressors); [`write_file`] writes layers
 //! concurrently at offsets known from their planned sizes. Both give the same bytes.
 
-use crate::digest::Sha256Digest;
 use crate::error::{Error, Result};
-use crate::image::ImagePlan;
-use crate::image_config::{image_config, manifest};
-use crate::parallel_gzip::ParallelGzip;
+use crate::image::config::{image_config, manifest};
+use crate::image::plan::ImagePlan;
+use crate::tar::compression::Compression;
+use crate::tar::digest::Sha256Digest;
+use crate::tar::parallel_gzip::ParallelGzip;
 use crate::tar::{self, Header, Kind, Owner};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -23,14 +24,6 @@ use std::sync::OnceLock;
 
 /// Buffer in front of every output: big enough that headers and small files coalesce.
 const OUTPUT_BUFFER: usize = 1 << 20;
-
-/// How the whole archive is compressed by `stowage build`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
 
 /// The name of layer `index` inside the archive.
 pub fn layer_member(index: usize) -> String {
@@ -171,7 +164,7 @@ fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
 
 /// The outer tar header of a member: a plain file owned by root, with the conf's mtime.
 fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
-    let owner = Owner::numeric_root(plan.conf.mtime.unix_seconds());
+    let owner = Owner::numeric_root(plan.spec.mtime.unix_seconds());
     let mut out = Vec::with_capacity(tar::BLOCK as usize);
     tar::write_header(
         &Header {
@@ -191,7 +184,7 @@ fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
 /// stable for the same content, different for different content.
 fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
     let config = image_config(
-        &plan.conf,
+        &plan.spec,
         plan.base_config(),
         &plan.own_comments(),
         diff_ids,
@@ -200,7 +193,7 @@ fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
     let config_digest = Sha256Digest::of(&config_bytes);
     let config_member = format!("{}.json", config_digest.hex());
     let repo_tag = plan
-        .conf
+        .spec
         .repo_tag
         .with_default_tag(&config_digest.hex()[..32]);
     let layers: Vec<String> = (0..plan.layers.len()).map(layer_member).collect();

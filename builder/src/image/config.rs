@@ -4,8 +4,8 @@
 //! JSON objects are written with sorted keys (serde_json's default map), so the bytes, and
 //! with them the image ID, depend only on the content.
 
-use crate::conf::Conf;
-use crate::digest::Sha256Digest;
+use crate::image::plan::ImageSpec;
+use crate::tar::digest::Sha256Digest;
 use serde_json::{json, Map, Value};
 
 /// Config fields whose values are maps that Docker accumulates from base to derived image
@@ -17,7 +17,7 @@ const ACCUMULATED_MAPS: [&str; 3] = ["Labels", "ExposedPorts", "Volumes"];
 /// `base` is the base image's whole config; `own_comments` has one history comment per
 /// layer this image adds; `diff_ids` covers every layer, base layers first.
 pub fn image_config(
-    conf: &Conf,
+    spec: &ImageSpec,
     base: Option<&Value>,
     own_comments: &[String],
     diff_ids: &[Sha256Digest],
@@ -27,17 +27,17 @@ pub fn image_config(
         .and_then(|b| b.get("config"))
         .and_then(Value::as_object);
     let mut config = json!({
-        "architecture": conf.architecture,
+        "architecture": spec.architecture,
         "os": "linux",
-        "created": conf.created.rfc3339(),
-        "config": merge_config(inherited, &conf.config),
+        "created": spec.created.rfc3339(),
+        "config": merge_config(inherited, &spec.config),
         "rootfs": {
             "type": "layers",
             "diff_ids": diff_ids.iter().map(Sha256Digest::prefixed).collect::<Vec<_>>(),
         },
-        "history": history(conf, base, base_layer_count, own_comments),
+        "history": history(spec, base, base_layer_count, own_comments),
     });
-    if let Some(variant) = &conf.variant {
+    if let Some(variant) = &spec.variant {
         config["variant"] = Value::String(variant.clone());
     }
     config
@@ -108,7 +108,7 @@ fn env_name(entry: &Value) -> Option<&str> {
 /// The base's history (padded so that every base layer has an entry: legacy archives
 /// have none) followed by one entry per layer of ours.
 fn history(
-    conf: &Conf,
+    spec: &ImageSpec,
     base: Option<&Value>,
     base_layer_count: usize,
     own_comments: &[String],
@@ -129,7 +129,7 @@ fn history(
     for _ in described..base_layer_count {
         entries.push(json!({ "created": base_created, "comment": "layer of the base image" }));
     }
-    let created = conf.created.rfc3339();
+    let created = spec.created.rfc3339();
     entries.extend(
         own_comments
             .iter()

@@ -4,13 +4,18 @@
 //! chroot), then `perms`, packed as `layer.tar` plus its `checksum`, which is the form
 //! nixpkgs' conf expects.
 
-use crate::digest::HashingWriter;
+pub mod fakechroot;
+pub mod fakeroot;
+pub mod nix_db;
+pub mod perms;
+
+use crate::customisation::fakechroot::Chroot;
+use crate::customisation::fakeroot::Ownership;
+use crate::customisation::perms::PermRule;
 use crate::error::{Error, Result};
-use crate::fakechroot::{self, Chroot};
-use crate::fakeroot::{self, Ownership};
-use crate::fs_layer::{Entry, FsLayer};
 use crate::graph::Graph;
-use crate::perms::PermRule;
+use crate::tar::digest::HashingWriter;
+use crate::tar::fs_layer::{Entry, FsLayer};
 use crate::tar::Owner;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -33,8 +38,6 @@ pub struct CustomisationSpec {
     pub perms: Vec<PermRule>,
     /// A package with `bin/sh` and the usual tools, for the commands.
     pub tools: Option<PathBuf>,
-    /// Where `chown`/`chgrp` stand-ins live (stowage's `libexec/stowage/fakeroot`).
-    pub shim_dir: PathBuf,
     pub store_dir: PathBuf,
     /// Seconds since the epoch for every member.
     pub mtime: u64,
@@ -65,12 +68,16 @@ pub fn build(spec: &CustomisationSpec, work: &Path, out: &Path) -> Result<()> {
     let journal_path = work.join("ownership-journal");
     let journal = File::create(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
     if !spec.fake_root_commands.trim().is_empty() {
+        let stand_ins = FakeRoot {
+            journal: &journal,
+            shims: fakeroot::make_shims(&work.join("fakeroot-bin"))?,
+        };
         run_commands(
             spec,
             "fakeRootCommands",
             &spec.fake_root_commands,
             &root,
-            Some(&journal),
+            Some(&stand_ins),
             spec.enable_fakechroot,
         )?;
     }
@@ -125,7 +132,7 @@ fn link_tree(source: &Path, root: &Path, relative: &Path) -> Result<()> {
 /// (as nixpkgs does), so `nix` in the container sees its store paths as valid.
 fn register_closure(spec: &CustomisationSpec, graph: &Graph, root: &Path) -> Result<()> {
     let paths: BTreeSet<usize> = (0..graph.nodes().len()).collect();
-    crate::nix_db::write_nix_db(root, graph, &paths)?;
+    crate::customisation::nix_db::write_nix_db(root, graph, &paths)?;
     let gcroots = root.join("nix/var/nix/gcroots/docker");
     fs::create_dir_all(&gcroots).map_err(|e| Error::input(&gcroots, e.to_string()))?;
     for content in &spec.contents {
@@ -138,14 +145,25 @@ fn register_closure(spec: &CustomisationSpec, graph: &Graph, root: &Path) -> Res
     Ok(())
 }
 
-/// Runs user commands with the tools' shell in the root tree. With a journal, `chown` and
-/// `chgrp` are stowage's stand-ins writing to it; with `chroot`, the tree is `/`.
+/// What fakeRootCommands run with: the journal, and the directory of the `chown` and
+/// `chgrp` stand-ins that write to it.
+struct FakeRoot<'a> {
+    journal: &'a File,
+    shims: PathBuf,
+}
+
+/// Where the stand-ins' directory is bound inside a chroot (removed again afterwards).
+const SHIMS_IN_CHROOT: &str = ".stowage-fakeroot";
+
+/// Runs user commands with the tools' shell in the root tree. With `fakeroot`, `chown`
+/// and `chgrp` are stowage's stand-ins writing to its journal; with `chroot`, the tree is
+/// `/`.
 fn run_commands(
     spec: &CustomisationSpec,
     what: &str,
     script: &str,
     root: &Path,
-    journal: Option<&File>,
+    fakeroot: Option<&FakeRoot>,
     chroot: bool,
 ) -> Result<()> {
     let tools = spec.tools.as_deref().ok_or_else(|| {
@@ -154,17 +172,18 @@ fn run_commands(
     let shell = tools.join("bin/sh");
     let mut path = tools.join("bin").into_os_string();
     let mut command = Command::new(&shell);
-    let script = match journal {
+    // The stand-ins' directory as the commands see it.
+    let shim_dir = match (fakeroot, chroot) {
+        (None, _) => None,
+        (Some(_), true) => Some(Path::new("/").join(SHIMS_IN_CHROOT)),
+        (Some(f), false) => Some(f.shims.clone()),
+    };
+    let script = match &shim_dir {
         // Functions as well as PATH: a busybox shell runs its own applets before PATH.
-        Some(_) => {
+        Some(dir) => {
             let shims: String = fakeroot::SHIMS
                 .iter()
-                .map(|shim| {
-                    format!(
-                        "{shim}() {{ '{}' \"$@\"; }}\n",
-                        spec.shim_dir.join(shim).display()
-                    )
-                })
+                .map(|shim| format!("{shim}() {{ '{}' \"$@\"; }}\n", dir.join(shim).display()))
                 .collect();
             format!("{shims}{script}")
         }
@@ -189,12 +208,12 @@ fn run_commands(
             command.env(var, value);
         }
     }
-    if let Some(journal) = journal {
-        let mut with_shims = spec.shim_dir.clone().into_os_string();
+    if let (Some(fakeroot), Some(shim_dir)) = (fakeroot, &shim_dir) {
+        let mut with_shims = shim_dir.clone().into_os_string();
         with_shims.push(":");
         with_shims.push(&path);
         path = with_shims;
-        let fd = journal.as_raw_fd();
+        let fd = fakeroot.journal.as_raw_fd();
         command.env(fakeroot::JOURNAL_FD_VAR, fd.to_string());
         command.env(
             fakeroot::ROOT_VAR,
@@ -209,8 +228,12 @@ fn run_commands(
         }
     }
     command.env("PATH", path);
+    let extra_binds: Vec<(PathBuf, PathBuf)> = fakeroot
+        .map(|f| (f.shims.clone(), PathBuf::from(SHIMS_IN_CHROOT)))
+        .into_iter()
+        .collect();
     let chroot = chroot
-        .then(|| Chroot::prepare(root, &spec.store_dir))
+        .then(|| Chroot::prepare(root, &spec.store_dir, &extra_binds))
         .transpose()?;
     match &chroot {
         Some(c) => {
@@ -225,7 +248,7 @@ fn run_commands(
         c.cleanup();
     }
     let status = status.map_err(|e| {
-        let message = if spec.enable_fakechroot && journal.is_some() {
+        let message = if spec.enable_fakechroot && fakeroot.is_some() {
             fakechroot::explain_spawn_error(&e)
         } else {
             format!("cannot run {}: {e}", shell.display())

@@ -1,10 +1,10 @@
 //! A layer of the image, whatever it is made of, and writing it with its diff_id computed
 //! on the way.
 
-use crate::blob::Blob;
-use crate::digest::{HashingWriter, Sha256Digest};
 use crate::error::{Error, Result};
-use crate::fs_layer::FsLayer;
+use crate::image::blob::Blob;
+use crate::tar::digest::{HashingWriter, Sha256Digest};
+use crate::tar::fs_layer::FsLayer;
 use std::io::Write;
 
 /// What a layer's bytes come from.

@@ -1,7 +1,7 @@
 //! The `perms` argument: modes and owners for paths of the customisation layer, declared
 //! instead of scripted (`[{ path = "/data"; regex = ".*\\.key"; mode = "0600"; uid = 1000; }]`).
 
-use crate::fs_layer::Entry;
+use crate::tar::fs_layer::Entry;
 use crate::tar::Owner;
 use serde::Deserialize;
 use std::path::Path;

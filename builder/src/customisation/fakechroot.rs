@@ -27,18 +27,25 @@ pub struct Chroot {
 }
 
 impl Chroot {
-    /// Prepares a chroot into `root` with `store_dir`, `/dev` and `/proc` bound in.
-    pub fn prepare(root: &Path, store_dir: &Path) -> Result<Chroot> {
+    /// Prepares a chroot into `root` with `store_dir`, `/dev` and `/proc` bound in, and
+    /// each `(directory, place)` of `extra` bound at `place` (relative to `root`).
+    pub fn prepare(root: &Path, store_dir: &Path, extra: &[(PathBuf, PathBuf)]) -> Result<Chroot> {
         let mut created = Vec::new();
         let mut binds = Vec::new();
-        for (source, required) in [
+        let relative = |p: &Path| p.strip_prefix("/").unwrap_or(p).to_owned();
+        let standard = [
             (store_dir, true),
             (Path::new("/dev"), false),
             (Path::new("/proc"), false),
-        ] {
-            let target = root.join(source.strip_prefix("/").unwrap_or(source));
+        ]
+        .map(|(source, required)| (source.to_owned(), relative(source), required));
+        let extra = extra
+            .iter()
+            .map(|(source, place)| (source.clone(), relative(place), true));
+        for (source, place, required) in standard.into_iter().chain(extra) {
+            let target = root.join(place);
             make_mount_point(&target, &mut created)?;
-            binds.push((c_path(source)?, c_path(&target)?, required));
+            binds.push((c_path(&source)?, c_path(&target)?, required));
         }
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };

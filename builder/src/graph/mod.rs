@@ -5,8 +5,11 @@
 //! Nodes are kept sorted by path, so every algorithm that walks them in index order is
 //! deterministic whatever order the input had.
 
+pub mod legacy;
+pub mod store_path;
+
 use crate::error::{Error, Result};
-use crate::store_path::StorePath;
+use crate::graph::store_path::StorePath;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -117,29 +120,10 @@ impl Graph {
     /// Parses the legacy text form of `exportReferencesGraph`.
     pub fn parse_legacy(text: &str, store_dir: &Path, source: &Path) -> Result<Graph> {
         Graph::from_entries(
-            parse_legacy_entries(text).map_err(|m| Error::conf(source, m))?,
+            legacy::parse_entries(text).map_err(|m| Error::conf(source, m))?,
             store_dir,
             source,
         )
-    }
-
-    /// The graph as entries again (to merge it with others); unknown sizes stay unknown.
-    pub fn to_entries(&self) -> Vec<GraphEntry> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| GraphEntry {
-                path: n.path.as_path().to_owned(),
-                references: n
-                    .references
-                    .iter()
-                    .chain(n.refers_to_self.then_some(&i))
-                    .map(|&r| self.nodes[r].path.as_path().to_owned())
-                    .collect(),
-                nar_size: (n.nar_size > 0).then_some(n.nar_size),
-                nar_hash: n.nar_hash.clone(),
-            })
-            .collect()
     }
 
     /// All nodes, sorted by path.
@@ -218,44 +202,6 @@ impl Graph {
             on_cycle.unwrap_or_default()
         ))
     }
-}
-
-/// The entries of a legacy `exportReferencesGraph` file: for each path, its line, its
-/// deriver's line (may be empty), the number of references, then one line per reference.
-fn parse_legacy_entries(text: &str) -> Result<Vec<GraphEntry>, String> {
-    let mut lines = text.lines().enumerate();
-    let mut entries = Vec::new();
-    while let Some((path_line, path)) = lines.next() {
-        if path.is_empty() {
-            continue; // a trailing blank line
-        }
-        let malformed =
-            |line: usize, what: &str| format!("line {}: expected {what} for {path}", line + 1);
-        lines
-            .next()
-            .ok_or_else(|| malformed(path_line + 1, "a deriver line"))?;
-        let (count_line, count) = lines
-            .next()
-            .ok_or_else(|| malformed(path_line + 2, "a reference count"))?;
-        let count: usize = count
-            .trim()
-            .parse()
-            .map_err(|_| malformed(count_line, "a reference count"))?;
-        let mut references = Vec::with_capacity(count);
-        for k in 1..=count {
-            let (_, reference) = lines
-                .next()
-                .ok_or_else(|| malformed(count_line + k, "a reference"))?;
-            references.push(PathBuf::from(reference));
-        }
-        entries.push(GraphEntry {
-            path: PathBuf::from(path),
-            references,
-            nar_size: None,
-            nar_hash: None,
-        });
-    }
-    Ok(entries)
 }
 
 /// The bytes of the regular files under `path` (an estimate of its NAR size); 0 if it

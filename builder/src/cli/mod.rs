@@ -1,0 +1,175 @@
+//! The command line: clap's types for every subcommand, turned into calls of
+//! [`crate::commands`]. The only place that knows clap.
+
+use crate::commands::layers::{self, Format, LayersRequest};
+use crate::commands::{image, nix};
+use crate::error::{Error, Result};
+use crate::layering::AlgorithmName;
+use crate::tar::compression::Compression;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+/// Builds reproducible container images from Nix store paths, in one pass.
+#[derive(Debug, Parser)]
+#[command(name = "stowage", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The image's name, given on the command line.
+#[derive(Debug, Args)]
+pub struct RepoTagArg {
+    /// Override the image's NAME[:TAG] (without a tag, one is derived from the content).
+    #[arg(
+        short = 't',
+        long = "repo_tag",
+        visible_alias = "repo-tag",
+        value_name = "NAME[:TAG]"
+    )]
+    pub repo_tag: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the image as a docker-archive to stdout (`stowage stream conf.json | docker load`).
+    ///
+    /// CONF is the conf.json that nixpkgs' stream_layered_image.py reads (a
+    /// streamLayeredImage result is one, with a `#!` line: running it streams the image).
+    Stream {
+        /// The conf file.
+        conf: PathBuf,
+        #[command(flatten)]
+        tag: RepoTagArg,
+    },
+    /// Write the image as a docker-archive to a file (`docker load -i FILE`).
+    ///
+    /// Byte-identical to `stream` unless compressed. Nothing is left at FILE on error.
+    Build {
+        /// The conf file.
+        conf: PathBuf,
+        /// Where to write the archive.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Compress the whole archive (docker load accepts gzip; podman load also zstd).
+        #[arg(
+            long,
+            default_value = "none",
+            value_parser = PossibleValuesParser::new(Compression::NAMES)
+                .map(|name: String| Compression::parse(&name).expect("one of the names"))
+        )]
+        compress: Compression,
+        #[command(flatten)]
+        tag: RepoTagArg,
+    },
+    /// Show how a closure's store paths would be layered, and why, without building.
+    Layers(LayersArgs),
+    /// Run as the builder of a Nix derivation (used by stowage's Nix library).
+    #[command(subcommand)]
+    Nix(NixArgs),
+}
+
+/// `stowage layers`.
+#[derive(Debug, Clone, Args)]
+pub struct LayersArgs {
+    /// A references graph: exportReferencesGraph's JSON array or legacy text, an
+    /// `.attrs.json` holding `graph`, or a conf with a `layering` section. Repeatable.
+    #[arg(long = "graph", value_name = "FILE", required = true, num_args = 1..)]
+    pub graphs: Vec<PathBuf>,
+    /// The image's maxLayers (base layers and the customisation layer count too) [default: 100]
+    #[arg(long)]
+    pub max_layers: Option<i64>,
+    /// The layering algorithm [default: auto]
+    #[arg(
+        long,
+        value_parser = PossibleValuesParser::new(AlgorithmName::NAMES)
+            .map(|name: String| AlgorithmName::parse(&name).expect("one of the names"))
+    )]
+    pub algorithm: Option<AlgorithmName>,
+    /// A nixpkgs layeringPipeline as a JSON file (overrides --algorithm).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+    /// The Nix store directory the graph's paths live in.
+    #[arg(long, default_value = "/nix/store")]
+    pub store_dir: PathBuf,
+    #[arg(long, value_parser = ["text", "json"], default_value = "text")]
+    pub format: String,
+    /// Say why each path landed in its layer.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `stowage nix …`: one builder per kind of derivation of the Nix library.
+#[derive(Debug, Subcommand)]
+pub enum NixArgs {
+    /// Write the JSON of the attribute `value` to $out (makes a config's references visible
+    /// to exportReferencesGraph).
+    WriteJson,
+    /// Write an executable conf to $out: `#!<stowage> stream` and the conf JSON, with the
+    /// store layers planned from `graph` (less `exclude`) per `conf.layering`.
+    StreamScript,
+    /// Write the docker-archive of the conf `streamScript` to $out, compressed per `compressor`.
+    Archive,
+    /// Write the customisation layer (`layer.tar` and `checksum`) to $out: `contents`
+    /// merged into a root, `extraCommands`, `fakeRootCommands`, `perms`, includeNixDB.
+    CustomisationLayer,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Stream { conf, tag } => {
+            image::stream(&conf, tag.repo_tag.as_deref(), &mut stdout_file()?)
+        }
+        Command::Build {
+            conf,
+            output,
+            compress,
+            tag,
+        } => image::build(&conf, tag.repo_tag.as_deref(), &output, compress),
+        Command::Layers(args) => {
+            let report = layers::report(&args.into())?;
+            let mut out = stdout_file()?;
+            out.write_all(report.as_bytes())
+                .map_err(|e| Error::write("stdout", e))
+        }
+        Command::Nix(command) => nix::run(match command {
+            NixArgs::WriteJson => nix::NixCommand::WriteJson,
+            NixArgs::StreamScript => nix::NixCommand::StreamScript,
+            NixArgs::Archive => nix::NixCommand::Archive,
+            NixArgs::CustomisationLayer => nix::NixCommand::CustomisationLayer,
+        }),
+    }
+}
+
+impl From<LayersArgs> for LayersRequest {
+    fn from(args: LayersArgs) -> LayersRequest {
+        LayersRequest {
+            graphs: args.graphs,
+            max_layers: args.max_layers,
+            algorithm: args.algorithm,
+            pipeline: args.pipeline,
+            store_dir: args.store_dir,
+            format: if args.format == "json" {
+                Format::Json
+            } else {
+                Format::Text
+            },
+            explain: args.explain,
+        }
+    }
+}
+
+/// Stdout as a plain file: Rust's `Stdout` is line-buffered, which would scan every
+/// layer byte for newlines.
+fn stdout_file() -> Result<File> {
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| Error::write("stdout", e))?;
+    Ok(File::from(fd))
+}

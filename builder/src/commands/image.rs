@@ -1,0 +1,86 @@
+//! `stowage stream` and `stowage build`, and the Nix library's archive: a conf read,
+//! its store layers planned, and the image written.
+
+use crate::conf::Conf;
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::image::archive;
+use crate::image::base::{read_base_image, BaseImage};
+use crate::image::plan::{ImagePlan, StoreLayers};
+use crate::layering::{self, FixedLayers, Plan};
+use crate::tar::compression::Compression;
+use std::fs::File;
+use std::path::Path;
+
+/// A conf with everything it refers to read: its base image and, when it has a
+/// `layering` section, its store layers planned.
+pub struct ResolvedConf {
+    pub conf: Conf,
+    pub base: Option<BaseImage>,
+    pub store: StoreLayers,
+    /// The graph and plan the store layers came from, for reports.
+    pub planned: Option<(Graph, Plan)>,
+}
+
+/// Reads the base image and plans the store layers of `conf` (read from `file`, which
+/// errors name).
+pub fn resolve(conf: Conf, file: &Path) -> Result<ResolvedConf> {
+    let store_dir = conf.store_dir(file)?;
+    let base = conf
+        .from_image
+        .as_deref()
+        .map(read_base_image)
+        .transpose()?;
+    let mut store = StoreLayers {
+        store_dir,
+        layers: conf.store_layers.clone(),
+    };
+    let planned = match &conf.layering {
+        None => None,
+        Some(section) => {
+            let graph = section.graph(&store.store_dir, file)?;
+            let fixed = FixedLayers {
+                base: base.as_ref().map_or(0, |b| b.layers.len()),
+                customisation: conf.customisation_layer.is_some(),
+            };
+            let plan = layering::plan(&graph, &section.settings(), fixed)
+                .map_err(|m| Error::conf(file, format!("layering: {m}")))?;
+            store.layers = plan.store_layers(&graph);
+            Some((graph, plan))
+        }
+    };
+    Ok(ResolvedConf {
+        conf,
+        base,
+        store,
+        planned,
+    })
+}
+
+/// Plans the image that the conf at `file` describes; `repo_tag` is the `-t` override.
+pub fn plan_from_conf(file: &Path, repo_tag: Option<&str>) -> Result<ImagePlan> {
+    let conf = Conf::load(file)?;
+    let spec = conf.image_spec(file, repo_tag)?;
+    let resolved = resolve(conf, file)?;
+    ImagePlan::new(
+        spec,
+        resolved.base,
+        &resolved.store,
+        resolved.conf.customisation_layer.as_deref(),
+    )
+}
+
+/// `stowage stream`: the archive to `out` (stdout), uncompressed.
+pub fn stream(conf: &Path, repo_tag: Option<&str>, out: &mut File) -> Result<()> {
+    archive::stream(&plan_from_conf(conf, repo_tag)?, out, "stdout")
+}
+
+/// `stowage build`: the archive into the file `output`, whole or not at all.
+pub fn build(
+    conf: &Path,
+    repo_tag: Option<&str>,
+    output: &Path,
+    compression: Compression,
+) -> Result<()> {
+    archive::write_file(&plan_from_conf(conf, repo_tag)?, output, compression)
+}

@@ -1,0 +1,6 @@
+//! The front ends: each parses its inputs (a conf, `.attrs.json`, graph files), plans the
+//! store layers with [`crate::layering`] and hands the result to [`crate::image`].
+
+pub mod image;
+pub mod layers;
+pub mod nix;

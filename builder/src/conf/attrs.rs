@@ -1,0 +1,107 @@
+//! The `.attrs.json` of the derivations our Nix library makes (`__structuredAttrs`), one
+//! schema per `stowage nix` command: the whole contract between `nix/lib` and the
+//! builder, besides the conf itself.
+
+use crate::conf::Conf;
+use crate::customisation::perms::RawPermRule;
+use crate::error::{Error, Result};
+use crate::graph::GraphEntry;
+use crate::tar::compression::Compression;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The attributes common to every derivation: where to write.
+#[derive(Debug, Deserialize)]
+pub struct Outputs {
+    pub out: PathBuf,
+}
+
+/// `stowage nix write-json`.
+#[derive(Debug, Deserialize)]
+pub struct WriteJsonAttrs {
+    pub outputs: Outputs,
+    pub value: Value,
+}
+
+/// `stowage nix stream-script`.
+#[derive(Debug, Deserialize)]
+pub struct StreamScriptAttrs {
+    pub outputs: Outputs,
+    /// The conf, with a `layering` section that has no graph yet.
+    pub conf: Conf,
+    /// The `exportReferencesGraph` result, the closure to layer.
+    pub graph: Vec<GraphEntry>,
+    #[serde(default)]
+    pub exclude: Vec<PathBuf>,
+    /// The stowage executable, for the script's `#!` line.
+    pub stowage: PathBuf,
+    /// Print the layer plan with reasons in the build log.
+    #[serde(default)]
+    pub debug: bool,
+}
+
+/// `stowage nix archive`.
+#[derive(Debug, Deserialize)]
+pub struct ArchiveAttrs {
+    pub outputs: Outputs,
+    #[serde(rename = "streamScript")]
+    pub stream_script: PathBuf,
+    #[serde(default = "no_compression")]
+    pub compressor: Compression,
+}
+
+/// `stowage nix customisation-layer`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomisationAttrs {
+    pub outputs: Outputs,
+    #[serde(default)]
+    pub contents: Vec<PathBuf>,
+    #[serde(default)]
+    pub extra_commands: String,
+    #[serde(default)]
+    pub fake_root_commands: String,
+    #[serde(default)]
+    pub enable_fakechroot: bool,
+    /// The contents' closure (`exportReferencesGraph.nixDbGraph`), when includeNixDB.
+    #[serde(default)]
+    pub nix_db_graph: Option<Vec<GraphEntry>>,
+    #[serde(default)]
+    pub perms: Vec<RawPermRule>,
+    #[serde(default)]
+    pub tools: Option<PathBuf>,
+    #[serde(default = "default_time")]
+    pub mtime: String,
+    #[serde(default = "default_user")]
+    pub uname: String,
+}
+
+fn default_time() -> String {
+    "1970-01-01T00:00:01Z".into()
+}
+
+fn default_user() -> String {
+    "root".into()
+}
+
+fn no_compression() -> Compression {
+    Compression::None
+}
+
+/// Where Nix put `.attrs.json`. Nix 2.8 sets `NIX_ATTRS_JSON_FILE` to the path outside the
+/// sandbox, so fall back to the build directory, which is the working directory.
+pub fn attrs_file() -> PathBuf {
+    std::env::var_os("NIX_ATTRS_JSON_FILE")
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(".attrs.json"))
+}
+
+/// Reads and decodes `.attrs.json`.
+pub fn read_attrs<T: DeserializeOwned>(file: &Path) -> Result<T> {
+    let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
+}

@@ -1,0 +1,11 @@
+//! Tar bytes: the deterministic header encoder, layers made of file trees, the hashing
+//! writer that computes digests on the way through, and parallel gzip. Knows nothing of
+//! images, confs or Nix.
+
+pub mod compression;
+pub mod digest;
+pub mod fs_layer;
+mod header;
+pub mod parallel_gzip;
+
+pub use header::*;
