@@ -12,8 +12,8 @@
 # and paths reached along more than one route, as in a nixpkgs closure.
 #
 # Scales, as measured on a machine of this kind (they follow the host directories):
-#   small   7 store paths, about 0.1 GB, 28k files
-#   large  11 store paths, about 3 GB, 87k files
+#   small   6 store paths, 0.11 GB, 26k files
+#   large  10 store paths, 3.2 GB, 83k files
 {
   busybox ? /usr/bin/busybox,
   scale ? "small",
