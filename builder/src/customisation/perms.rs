@@ -147,6 +147,7 @@ mod tests {
             mode: 0o644,
             size: 1,
             owner: None,
+            identity: (0, 0),
         }
     }
 

@@ -7,6 +7,7 @@
 //! between identical files) are written as ordinary files.
 
 use crate::error::{Error, Result};
+use crate::tar::tree_reader::TreeReader;
 use crate::tar::{self, Header, Kind, Owner};
 use rayon::prelude::*;
 use std::ffi::OsStr;
@@ -30,6 +31,9 @@ pub struct Entry {
     pub size: u64,
     /// An owner other than the layer's (set by fakeRootCommands or `perms`).
     pub owner: Option<Box<Owner>>,
+    /// Device and inode of a regular file when planned: what is opened for reading must
+    /// be that same file.
+    pub identity: (u64, u64),
 }
 
 /// A planned layer of files: its members in archive order and its exact tar size.
@@ -39,6 +43,9 @@ pub struct FsLayer {
     pub paths: Vec<PathBuf>,
     /// The directory member names are relative to (`/` for store paths).
     pub root: PathBuf,
+    /// The directory whose own path is trusted when reading (the store directory, or the
+    /// tree's root); below it no symlink is followed.
+    pub trusted: PathBuf,
     pub entries: Vec<Entry>,
     pub owner: Owner,
     /// The size of the layer tar, end-of-archive blocks included.
@@ -62,7 +69,11 @@ impl FsLayer {
         sort_members(&mut entries);
         let mut all = store_dir_entries(store_dir);
         all.extend(entries);
-        Ok(FsLayer::new(paths.to_vec(), root.to_owned(), all, owner))
+        let layer = FsLayer::new(paths.to_vec(), root.to_owned(), all, owner);
+        Ok(FsLayer {
+            trusted: store_dir.to_owned(),
+            ..layer
+        })
     }
 
     /// Plans a layer of everything under `root` (not `root` itself), named relative to it.
@@ -84,6 +95,7 @@ impl FsLayer {
     fn new(paths: Vec<PathBuf>, root: PathBuf, entries: Vec<Entry>, owner: Owner) -> FsLayer {
         let mut layer = FsLayer {
             paths,
+            trusted: root.clone(),
             root,
             entries,
             owner,
@@ -103,6 +115,7 @@ impl FsLayer {
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<()> {
         let mut headers = Vec::with_capacity(tar::BLOCK as usize * 2);
         let mut buffer = vec![0u8; COPY_BUFFER];
+        let mut reader = None;
         for entry in &self.entries {
             headers.clear();
             tar::write_header(&self.header(entry), &mut headers);
@@ -110,13 +123,47 @@ impl FsLayer {
                 .map_err(|e| Error::write(target, e))?;
             if entry.kind == Kind::File {
                 let source = self.root.join(OsStr::from_bytes(&entry.name));
-                copy_file(&source, entry.size, out, target, &mut buffer)?;
+                let reader = match &mut reader {
+                    Some(reader) => reader,
+                    None => reader.insert(
+                        TreeReader::open(&self.trusted)
+                            .map_err(|e| Error::read(&self.trusted, e))?,
+                    ),
+                };
+                let file = self.open_planned(reader, &source, entry)?;
+                copy_file(file, &source, entry.size, out, target, &mut buffer)?;
                 out.write_all(tar::padding(entry.size))
                     .map_err(|e| Error::write(target, e))?;
             }
         }
         out.write_all(&tar::END_OF_ARCHIVE)
             .map_err(|e| Error::write(target, e))
+    }
+
+    /// Opens the regular file `source` of `entry` and checks it is the file planned: no
+    /// symlink on the way below the trusted directory, same device, inode and size.
+    fn open_planned(&self, reader: &mut TreeReader, source: &Path, entry: &Entry) -> Result<File> {
+        let relative = source.strip_prefix(&self.trusted).map_err(|_| {
+            Error::Internal(format!(
+                "{} is outside the layer's directory {}",
+                source.display(),
+                self.trusted.display()
+            ))
+        })?;
+        let file = reader
+            .open_file(relative)
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP | libc::ENOTDIR | libc::ENOENT | libc::ENXIO) => {
+                    changed(source, entry.size)
+                }
+                _ => Error::read(source, e),
+            })?;
+        let meta = file.metadata().map_err(|e| Error::read(source, e))?;
+        if !meta.is_file() || (meta.dev(), meta.ino()) != entry.identity || meta.len() != entry.size
+        {
+            return Err(changed(source, entry.size));
+        }
+        Ok(file)
     }
 
     /// The tar header of one entry, with its own owner or the layer's.
@@ -180,6 +227,7 @@ fn store_dir_entries(store_dir: &Path) -> Vec<Entry> {
             mode: 0o755,
             size: 0,
             owner: None,
+            identity: (0, 0),
         })
         .collect();
     entries.reverse();
@@ -264,22 +312,29 @@ fn entry_for(root: &Path, path: &Path, meta: &Metadata) -> Result<Entry> {
         mode: meta.mode() & 0o7777,
         size,
         owner: None,
+        identity: (meta.dev(), meta.ino()),
     })
 }
 
-/// Copies exactly `size` bytes of `source` to `out`. A file that is shorter or longer than
-/// planned changed after planning; the layer's size would be wrong, so that is an error.
+/// The error for a file that is not what was planned: its size, type or identity
+/// changed after planning (the layer's size would be wrong, or its bytes foreign).
+fn changed(source: &Path, size: u64) -> Error {
+    Error::input(
+        source,
+        format!("changed while being read (planned {size} bytes); store paths must not change during a build"),
+    )
+}
+
+/// Copies exactly `size` bytes of `file` (at `source`) to `out`. A file that is shorter
+/// or longer than planned changed after planning, which is an error.
 fn copy_file(
+    mut file: File,
     source: &Path,
     size: u64,
     out: &mut impl Write,
     target: &str,
     buffer: &mut [u8],
 ) -> Result<()> {
-    let mut file = File::open(source).map_err(|e| Error::read(source, e))?;
-    let changed = || {
-        Error::input(source, format!("changed while being read (planned {size} bytes); store paths must not change during a build"))
-    };
     let mut remaining = size;
     while remaining > 0 {
         let want = remaining.min(buffer.len() as u64) as usize;
@@ -287,7 +342,7 @@ fn copy_file(
             .read(&mut buffer[..want])
             .map_err(|e| Error::read(source, e))?;
         if n == 0 {
-            return Err(changed());
+            return Err(changed(source, size));
         }
         out.write_all(&buffer[..n])
             .map_err(|e| Error::write(target, e))?;
@@ -295,7 +350,7 @@ fn copy_file(
     }
     let mut probe = [0u8; 1];
     if file.read(&mut probe).map_err(|e| Error::read(source, e))? != 0 {
-        return Err(changed());
+        return Err(changed(source, size));
     }
     Ok(())
 }
@@ -398,5 +453,36 @@ mod tests {
         fs::write(p.join("bin/tool"), b"#!tool, now longer\n").unwrap();
         let err = layer.write_to(&mut Vec::new(), "test").unwrap_err();
         assert!(err.to_string().ends_with("bin/tool: changed while being read (planned 7 bytes); store paths must not change during a build"), "{err}");
+    }
+
+    /// Replacing a planned file, or a directory above it, by a symlink of the same size
+    /// must not put the symlink's target into the layer (CVE-2018-15664's class).
+    #[test]
+    fn a_file_or_directory_swapped_for_a_symlink_is_an_error() {
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("tool"), b"SECRET\n").unwrap(); // 7 bytes, as planned
+        let swaps: [(&str, fn(&Path, &Path)); 2] = [
+            ("file", |p, outside| {
+                fs::remove_file(p.join("bin/tool")).unwrap();
+                symlink(outside.join("tool"), p.join("bin/tool")).unwrap();
+            }),
+            ("directory", |p, outside| {
+                fs::remove_dir_all(p.join("bin")).unwrap();
+                symlink(outside, p.join("bin")).unwrap();
+            }),
+        ];
+        for (what, swap) in swaps {
+            let (_dir, store, p) = fake_store();
+            let layer =
+                FsLayer::from_store_paths(std::slice::from_ref(&p), &store, owner()).unwrap();
+            swap(&p, outside.path());
+            let mut out = Vec::new();
+            let err = layer.write_to(&mut out, "test").unwrap_err().to_string();
+            assert!(
+                err.contains("bin/tool: changed while being read"),
+                "{what}: {err}"
+            );
+            assert!(!out.windows(6).any(|w| w == b"SECRET"), "{what}");
+        }
     }
 }

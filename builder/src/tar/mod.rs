@@ -7,5 +7,6 @@ pub mod digest;
 pub mod fs_layer;
 mod header;
 pub mod parallel_gzip;
+mod tree_reader;
 
 pub use header::*;
