@@ -38,21 +38,7 @@ in make "stowage-nixdb-top" "echo ${app} > $out/refs"
 fn build_fixture(dir: &Path) -> PathBuf {
     let file = dir.join("fixture.nix");
     fs::write(&file, EXPRESSION).unwrap();
-    let out = run_ok(
-        Command::new("nix-build")
-            .arg(&file)
-            .args([
-                "--option",
-                "sandbox",
-                "true",
-                "--option",
-                "substituters",
-                "",
-            ])
-            .arg("--out-link")
-            .arg(dir.join("result")),
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    nix_build_with_link(nix_build_sandboxed(&file), &dir.join("result"))
 }
 
 /// `nix` with the flags Nix 2.8 needs for the new CLI.
@@ -76,7 +62,7 @@ fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, (String, u64, BTre
     if !store.is_empty() {
         cmd.args(["--store", store]);
     }
-    let out = run_ok(cmd.args(args));
+    let out = run(cmd.args(args));
     let infos: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     infos
         .iter()
@@ -113,7 +99,7 @@ fn nix_reads_back_every_path_with_its_hash_size_and_references() {
         .find(|p| p.ends_with("-stowage-nixdb-app"))
         .unwrap();
     assert!(machine[app].2.contains(app), "app refers to itself");
-    let json = run_ok(nix().args(["path-info", "--json", "-r", top])).stdout;
+    let json = run(nix().args(["path-info", "--json", "-r", top])).stdout;
     let graph = Graph::parse_json(&json, Path::new("/nix/store"), Path::new("graph")).unwrap();
 
     let root = work.path().join("image");
@@ -125,7 +111,7 @@ fn nix_reads_back_every_path_with_its_hash_size_and_references() {
     // The same answer through the old CLI, path by path.
     for (path, (_, _, refs)) in &image {
         let out =
-            run_ok(Command::new("nix-store").args(["--store", &store, "-q", "--references", path]));
+            run(Command::new("nix-store").args(["--store", &store, "-q", "--references", path]));
         let listed: BTreeSet<String> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -139,7 +125,7 @@ fn nix_reads_back_every_path_with_its_hash_size_and_references() {
 fn the_tree_is_what_nix_expects_and_keeps_the_image_alive() {
     let work = tempfile::tempdir().unwrap();
     let top = build_fixture(work.path());
-    let json = run_ok(nix().args(["path-info", "--json", "-r"]).arg(&top)).stdout;
+    let json = run(nix().args(["path-info", "--json", "-r"]).arg(&top)).stdout;
     let graph = Graph::parse_json(&json, Path::new("/nix/store"), Path::new("graph")).unwrap();
     let root = work.path().join("image");
     write_nix_db(&root, &graph, &everything(&graph)).unwrap();
@@ -180,19 +166,16 @@ fn the_tree_is_what_nix_expects_and_keeps_the_image_alive() {
     }
     let store = chroot_store(&root);
     let dead = || {
-        let out =
-            run_ok(Command::new("nix-store").args(["--store", &store, "--gc", "--print-dead"]));
+        let out = run(Command::new("nix-store").args(["--store", &store, "--gc", "--print-dead"]));
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(dead(), "");
     // And Nix can go on registering paths in the database it was given.
     let extra = work.path().join("stowage-nixdb-extra");
     fs::write(&extra, "more\n").unwrap();
-    let added = run_ok(
-        Command::new("nix-store")
-            .args(["--store", &store, "--add"])
-            .arg(&extra),
-    );
+    let added = run(Command::new("nix-store")
+        .args(["--store", &store, "--add"])
+        .arg(&extra));
     let added = String::from_utf8(added.stdout).unwrap();
     let all = path_infos(&store, &["--all"]);
     assert_eq!(all.len(), graph.nodes().len() + 1);
