@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 /// Where `scripts/build-static` leaves the static stowage binary, under cargo's target
-/// directory.
+/// directory. `nix/static-binary.nix` gives the Nix files the same path; a test below
+/// keeps the three in step.
 pub const STATIC_BINARY: &str = "x86_64-unknown-linux-gnu/release/stowage";
 
 /// The repository's root directory (the parent of this crate).
@@ -38,3 +39,24 @@ pub fn stowage_binary() -> PathBuf {
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The script that builds the binary and the Nix file that imports it name the same
+    /// path as [`STATIC_BINARY`].
+    #[test]
+    fn the_static_binary_path_is_the_same_everywhere() {
+        for (file, spelling) in [
+            ("scripts/build-static", format!("/{STATIC_BINARY}\"")),
+            (
+                "nix/static-binary.nix",
+                format!("../target/{STATIC_BINARY}"),
+            ),
+        ] {
+            let text = std::fs::read_to_string(repo_file(file))
+                .unwrap_or_else(|e| panic!("read {file}: {e}"));
+            assert!(text.contains(&spelling), "{file} does not say {spelling}");
+        }
+    }
+}

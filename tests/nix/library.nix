@@ -5,7 +5,7 @@
 #
 #   nix-build tests/nix/library.nix -A derived --option sandbox true
 {
-  stowageBinary ? ../../target/x86_64-unknown-linux-gnu/release/stowage,
+  stowageBinary ? import ../../nix/static-binary.nix,
   busybox ? /usr/bin/busybox,
   system ? builtins.currentSystem,
 }:
