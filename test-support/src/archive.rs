@@ -206,6 +206,11 @@ pub enum ListingStyle {
 impl LayerEntry {
     /// The member as one line of a listing.
     pub fn line(&self, style: ListingStyle) -> String {
+        let (path, mode, size) = (&self.path, self.mode, self.size);
+        let owner = format!(
+            "{}:{} {}:{}",
+            self.uid, self.gid, self.username, self.groupname
+        );
         let link = || self.link.as_deref().expect("a link has a target");
         match style {
             ListingStyle::TypeFirst => {
@@ -220,16 +225,7 @@ impl LayerEntry {
                     .as_ref()
                     .map(|l| format!(" -> {l}"))
                     .unwrap_or_default();
-                format!(
-                    "{kind} {:04o} {}:{} {}:{} {:>6} {}{link}",
-                    self.mode,
-                    self.uid,
-                    self.gid,
-                    self.username,
-                    self.groupname,
-                    self.size,
-                    self.path
-                )
+                format!("{kind} {mode:04o} {owner} {size:>6} {path}{link}")
             }
             ListingStyle::NameFirst => {
                 let kind = match self.entry_type {
@@ -239,17 +235,8 @@ impl LayerEntry {
                     tar::EntryType::Link => format!("hardlink -> {}", link()),
                     other => format!("{other:?}"),
                 };
-                format!(
-                    "{} {:o} {}:{} {}:{} size={} mtime={} {kind}",
-                    self.path,
-                    self.mode,
-                    self.uid,
-                    self.gid,
-                    self.username,
-                    self.groupname,
-                    self.size,
-                    self.mtime
-                )
+                let mtime = self.mtime;
+                format!("{path} {mode:o} {owner} size={size} mtime={mtime} {kind}")
             }
         }
     }
