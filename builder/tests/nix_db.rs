@@ -53,10 +53,26 @@ fn chroot_store(root: &Path) -> String {
     format!("local?root={}", root.display())
 }
 
+/// What Nix knows of a path: narHash (as Nix stores it), narSize and references.
+type PathInfo = (String, u64, BTreeSet<String>);
+
+/// One entry of `nix path-info --json` or of exportReferencesGraph (the same fields):
+/// its path and what it says of it.
+fn path_info(entry: &Value) -> (String, PathInfo) {
+    let path = entry["path"].as_str().unwrap().to_owned();
+    let hash = nar_hash_for_db(entry["narHash"].as_str().unwrap()).unwrap();
+    let refs = entry["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect();
+    (path, (hash, entry["narSize"].as_u64().unwrap(), refs))
+}
+
 /// `nix path-info --json` of `args` in `store` (a URL, or "" for the machine's store),
-/// by path: narHash (as Nix stores it), narSize and references (self-references
-/// included, as Nix lists them).
-fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, (String, u64, BTreeSet<String>)> {
+/// by path (self-references included, as Nix lists them).
+fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, PathInfo> {
     let mut cmd = nix();
     cmd.args(["path-info", "--json"]);
     if !store.is_empty() {
@@ -64,20 +80,7 @@ fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, (String, u64, BTre
     }
     let out = run(cmd.args(args));
     let infos: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    infos
-        .iter()
-        .map(|info| {
-            let path = info["path"].as_str().unwrap().to_owned();
-            let hash = nar_hash_for_db(info["narHash"].as_str().unwrap()).unwrap();
-            let refs = info["references"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .collect();
-            (path, (hash, info["narSize"].as_u64().unwrap(), refs))
-        })
-        .collect()
+    infos.iter().map(path_info).collect()
 }
 
 /// The whole graph, as the indices `write_nix_db` takes.
@@ -203,16 +206,9 @@ fn exportreferencesgraph_hashes_in_nixbase32_are_stored_as_nix_stores_them() {
     let expected: BTreeMap<_, _> = entries
         .iter()
         .map(|e| {
-            let path = e["path"].as_str().unwrap().to_owned();
-            let hash = nar_hash_for_db(e["narHash"].as_str().unwrap()).unwrap();
-            let refs = e["references"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .filter(|r| *r != path)
-                .collect();
-            (path, (hash, e["narSize"].as_u64().unwrap(), refs))
+            let (path, (hash, size, mut refs)) = path_info(e);
+            refs.remove(&path);
+            (path, (hash, size, refs))
         })
         .collect();
     assert_eq!(image, expected);
