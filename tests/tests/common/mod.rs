@@ -110,6 +110,20 @@ pub fn store_hash_part(path: &str) -> String {
     base.chars().take(32).collect()
 }
 
+/// Unpacks an uncompressed docker-archive into `dir` as the containers/image tools do:
+/// `skopeo copy` to an OCI layout, then `umoci unpack`. Returns the root filesystem.
+pub fn oci_unpack(image: &Path, dir: &Path) -> PathBuf {
+    let layout = dir.join("oci");
+    let bundle = dir.join("bundle");
+    run(command("skopeo", ["copy", "--quiet"])
+        .arg(format!("docker-archive:{}", image.display()))
+        .arg(format!("oci:{}:image", layout.display())));
+    run(command("umoci", ["unpack", "--rootless", "--image"])
+        .arg(format!("{}:image", layout.display()))
+        .arg(&bundle));
+    bundle.join("rootfs")
+}
+
 /// A container engine as the tests drive it: Docker, or podman with runc (crun and
 /// podman's default ulimits fail on machines of this kind). A missing engine fails the
 /// test that needs it.
