@@ -79,6 +79,15 @@ let
     contents = [ tools leafB ];
     config.Cmd = [ sh ];
   };
+
+  # One image, for `times` (fixed created and mtime) and `now`.
+  timed = name: created: mtime: lib.buildLayeredImage {
+    name = "stowage-lib/${name}";
+    tag = "v1";
+    inherit created mtime;
+    contents = [ tools ];
+    extraCommands = "mkdir -p etc && echo made > etc/made";
+  };
 in
 {
   # Exposed for the tests, which compare closures and listings with these paths.
@@ -172,23 +181,8 @@ in
   };
 
   # ---------------------------------------------------------------- created, mtime
-  times = lib.buildLayeredImage {
-    name = "stowage-lib/times";
-    tag = "v1";
-    created = "2001-02-03T04:05:06Z";
-    mtime = "2002-03-04T05:06:07Z";
-    contents = [ tools ];
-    extraCommands = "mkdir -p etc && echo made > etc/made";
-  };
-
-  now = lib.buildLayeredImage {
-    name = "stowage-lib/now";
-    tag = "v1";
-    created = "now";
-    mtime = "now";
-    contents = [ tools ];
-    extraCommands = "mkdir -p etc && echo made > etc/made";
-  };
+  times = timed "times" "2001-02-03T04:05:06Z" "2002-03-04T05:06:07Z";
+  now = timed "now" "now" "now";
 
   # ---------------------------------------------------------------- uid, gid, uname, gname
   owners = lib.buildLayeredImage {
