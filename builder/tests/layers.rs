@@ -6,13 +6,6 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
 
 fn layers(args: &[&str]) -> String {
     String::from_utf8(run(stowage().arg("layers").args(args)).stdout).unwrap()

@@ -83,6 +83,15 @@ fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, PathInfo> {
     infos.iter().map(path_info).collect()
 }
 
+/// A graph of tests/fixtures in exportReferencesGraph's JSON form: its bytes and the
+/// graph they parse to.
+fn json_fixture(name: &str) -> (Vec<u8>, Graph) {
+    let path = fixture(name);
+    let text = fs::read(&path).unwrap();
+    let graph = Graph::parse_json(&text, Path::new("/nix/store"), &path).unwrap();
+    (text, graph)
+}
+
 /// The whole graph, as the indices `write_nix_db` takes.
 fn everything(graph: &Graph) -> BTreeSet<usize> {
     (0..graph.nodes().len()).collect()
@@ -194,10 +203,7 @@ fn the_tree_is_what_nix_expects_and_keeps_the_image_alive() {
 fn exportreferencesgraph_hashes_in_nixbase32_are_stored_as_nix_stores_them() {
     // The bench fixture is exportReferencesGraph output (narHash "sha256:<nixbase32>");
     // its paths need not exist here, since Nix reads their information from the database.
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-small.graph.json");
-    let text = fs::read(&fixture).unwrap();
-    let graph = Graph::parse_json(&text, Path::new("/nix/store"), &fixture).unwrap();
+    let (text, graph) = json_fixture("bench-small.graph.json");
     let entries: Vec<Value> = serde_json::from_slice(&text).unwrap();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("image");
@@ -222,10 +228,7 @@ fn exportreferencesgraph_hashes_in_nixbase32_are_stored_as_nix_stores_them() {
 
 #[test]
 fn the_database_is_the_same_bytes_on_every_run() {
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-large.graph.json");
-    let text = fs::read(&fixture).unwrap();
-    let graph = Graph::parse_json(&text, Path::new("/nix/store"), &fixture).unwrap();
+    let (_, graph) = json_fixture("bench-large.graph.json");
     let work = tempfile::tempdir().unwrap();
     let write = |name: &str| {
         let root = work.path().join(name);
@@ -252,8 +255,7 @@ fn the_database_is_the_same_bytes_on_every_run() {
 #[test]
 fn a_path_without_nar_hash_is_named() {
     // The legacy text form carries no hashes.
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-small.graph.txt");
+    let fixture = fixture("bench-small.graph.txt");
     let text = fs::read_to_string(&fixture).unwrap();
     let graph = Graph::parse_legacy(&text, Path::new("/nix/store"), &fixture).unwrap();
     let work = tempfile::tempdir().unwrap();

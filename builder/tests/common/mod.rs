@@ -17,6 +17,13 @@ pub fn stowage() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stowage"))
 }
 
+/// A file of tests/fixtures.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
 /// The one line of error text a failing stowage run printed.
 pub fn error_of(cmd: &mut Command) -> String {
     let stderr = run_failing(cmd);
