@@ -13,7 +13,7 @@
 #
 # Needs the static stowage binary (scripts/build-static builds it).
 {
-  stowageBinary ? ../target/x86_64-unknown-linux-gnu/release/stowage,
+  stowageBinary ? import ../nix/static-binary.nix,
   busybox ? /usr/bin/busybox,
 }:
 let

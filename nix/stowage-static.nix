@@ -6,7 +6,7 @@
 # The Nix build sandbox has no /lib, so the builder must be static. This is the
 # package the tests and examples use; nixpkgs builds stowage with its own toolchain.
 {
-  binary ? ../target/x86_64-unknown-linux-gnu/release/stowage,
+  binary ? import ./static-binary.nix,
   busybox ? /usr/bin/busybox,
   system ? builtins.currentSystem,
 }:

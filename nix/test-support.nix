@@ -4,7 +4,7 @@
 #
 #   let s = import ./nix/test-support.nix { }; in s.lib.buildLayeredImage { … }
 {
-  stowageBinary ? ../target/x86_64-unknown-linux-gnu/release/stowage,
+  stowageBinary ? import ./static-binary.nix,
   busybox ? /usr/bin/busybox,
   system ? builtins.currentSystem,
 }:

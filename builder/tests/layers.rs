@@ -6,16 +6,9 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
 
 fn layers(args: &[&str]) -> String {
-    String::from_utf8(run_ok(stowage().arg("layers").args(args)).stdout).unwrap()
+    String::from_utf8(run(stowage().arg("layers").args(args)).stdout).unwrap()
 }
 
 #[test]
@@ -126,7 +119,7 @@ fn a_conf_with_layering_is_planned_when_streamed() {
         dir.path(),
         json!({"layering": {"graph": graph, "max_layers": 3}}),
     );
-    let image = read_image(&run_ok(stowage().arg("stream").arg(&conf)).stdout);
+    let image = DockerArchive::from_bytes(&run(stowage().arg("stream").arg(&conf)).stdout);
     assert_eq!(image.layers.len(), 2);
     assert_eq!(
         image.config["history"][0]["comment"],
@@ -168,7 +161,7 @@ fn bad_layering_input_is_named() {
         json!({"layering": {"graph": graph, "max_layers": 1 + 1}, "customisation_layer": custom}),
     );
     let base = dir.path().join("base.tar");
-    run_ok(stowage().arg("build").arg(&conf).arg("-o").arg(&base));
+    run(stowage().arg("build").arg(&conf).arg("-o").arg(&base));
     let on_base = write_conf(
         dir.path(),
         json!({"layering": {"graph": graph, "max_layers": 2}, "customisation_layer": custom, "from_image": base}),

@@ -38,21 +38,7 @@ in make "stowage-nixdb-top" "echo ${app} > $out/refs"
 fn build_fixture(dir: &Path) -> PathBuf {
     let file = dir.join("fixture.nix");
     fs::write(&file, EXPRESSION).unwrap();
-    let out = run_ok(
-        Command::new("nix-build")
-            .arg(&file)
-            .args([
-                "--option",
-                "sandbox",
-                "true",
-                "--option",
-                "substituters",
-                "",
-            ])
-            .arg("--out-link")
-            .arg(dir.join("result")),
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    nix_build_with_link(nix_build_sandboxed(&file), &dir.join("result"))
 }
 
 /// `nix` with the flags Nix 2.8 needs for the new CLI.
@@ -67,31 +53,43 @@ fn chroot_store(root: &Path) -> String {
     format!("local?root={}", root.display())
 }
 
+/// What Nix knows of a path: narHash (as Nix stores it), narSize and references.
+type PathInfo = (String, u64, BTreeSet<String>);
+
+/// One entry of `nix path-info --json` or of exportReferencesGraph (the same fields):
+/// its path and what it says of it.
+fn path_info(entry: &Value) -> (String, PathInfo) {
+    let path = entry["path"].as_str().unwrap().to_owned();
+    let hash = nar_hash_for_db(entry["narHash"].as_str().unwrap()).unwrap();
+    let refs = entry["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect();
+    (path, (hash, entry["narSize"].as_u64().unwrap(), refs))
+}
+
 /// `nix path-info --json` of `args` in `store` (a URL, or "" for the machine's store),
-/// by path: narHash (as Nix stores it), narSize and references (self-references
-/// included, as Nix lists them).
-fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, (String, u64, BTreeSet<String>)> {
+/// by path (self-references included, as Nix lists them).
+fn path_infos(store: &str, args: &[&str]) -> BTreeMap<String, PathInfo> {
     let mut cmd = nix();
     cmd.args(["path-info", "--json"]);
     if !store.is_empty() {
         cmd.args(["--store", store]);
     }
-    let out = run_ok(cmd.args(args));
+    let out = run(cmd.args(args));
     let infos: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    infos
-        .iter()
-        .map(|info| {
-            let path = info["path"].as_str().unwrap().to_owned();
-            let hash = nar_hash_for_db(info["narHash"].as_str().unwrap()).unwrap();
-            let refs = info["references"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .collect();
-            (path, (hash, info["narSize"].as_u64().unwrap(), refs))
-        })
-        .collect()
+    infos.iter().map(path_info).collect()
+}
+
+/// A graph of tests/fixtures in exportReferencesGraph's JSON form: its bytes and the
+/// graph they parse to.
+fn json_fixture(name: &str) -> (Vec<u8>, Graph) {
+    let path = fixture(name);
+    let text = fs::read(&path).unwrap();
+    let graph = Graph::parse_json(&text, Path::new("/nix/store"), &path).unwrap();
+    (text, graph)
 }
 
 /// The whole graph, as the indices `write_nix_db` takes.
@@ -113,7 +111,7 @@ fn nix_reads_back_every_path_with_its_hash_size_and_references() {
         .find(|p| p.ends_with("-stowage-nixdb-app"))
         .unwrap();
     assert!(machine[app].2.contains(app), "app refers to itself");
-    let json = run_ok(nix().args(["path-info", "--json", "-r", top])).stdout;
+    let json = run(nix().args(["path-info", "--json", "-r", top])).stdout;
     let graph = Graph::parse_json(&json, Path::new("/nix/store"), Path::new("graph")).unwrap();
 
     let root = work.path().join("image");
@@ -125,7 +123,7 @@ fn nix_reads_back_every_path_with_its_hash_size_and_references() {
     // The same answer through the old CLI, path by path.
     for (path, (_, _, refs)) in &image {
         let out =
-            run_ok(Command::new("nix-store").args(["--store", &store, "-q", "--references", path]));
+            run(Command::new("nix-store").args(["--store", &store, "-q", "--references", path]));
         let listed: BTreeSet<String> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
@@ -139,7 +137,7 @@ fn nix_reads_back_every_path_with_its_hash_size_and_references() {
 fn the_tree_is_what_nix_expects_and_keeps_the_image_alive() {
     let work = tempfile::tempdir().unwrap();
     let top = build_fixture(work.path());
-    let json = run_ok(nix().args(["path-info", "--json", "-r"]).arg(&top)).stdout;
+    let json = run(nix().args(["path-info", "--json", "-r"]).arg(&top)).stdout;
     let graph = Graph::parse_json(&json, Path::new("/nix/store"), Path::new("graph")).unwrap();
     let root = work.path().join("image");
     write_nix_db(&root, &graph, &everything(&graph)).unwrap();
@@ -180,19 +178,16 @@ fn the_tree_is_what_nix_expects_and_keeps_the_image_alive() {
     }
     let store = chroot_store(&root);
     let dead = || {
-        let out =
-            run_ok(Command::new("nix-store").args(["--store", &store, "--gc", "--print-dead"]));
+        let out = run(Command::new("nix-store").args(["--store", &store, "--gc", "--print-dead"]));
         String::from_utf8(out.stdout).unwrap()
     };
     assert_eq!(dead(), "");
     // And Nix can go on registering paths in the database it was given.
     let extra = work.path().join("stowage-nixdb-extra");
     fs::write(&extra, "more\n").unwrap();
-    let added = run_ok(
-        Command::new("nix-store")
-            .args(["--store", &store, "--add"])
-            .arg(&extra),
-    );
+    let added = run(Command::new("nix-store")
+        .args(["--store", &store, "--add"])
+        .arg(&extra));
     let added = String::from_utf8(added.stdout).unwrap();
     let all = path_infos(&store, &["--all"]);
     assert_eq!(all.len(), graph.nodes().len() + 1);
@@ -208,10 +203,7 @@ fn the_tree_is_what_nix_expects_and_keeps_the_image_alive() {
 fn exportreferencesgraph_hashes_in_nixbase32_are_stored_as_nix_stores_them() {
     // The bench fixture is exportReferencesGraph output (narHash "sha256:<nixbase32>");
     // its paths need not exist here, since Nix reads their information from the database.
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-small.graph.json");
-    let text = fs::read(&fixture).unwrap();
-    let graph = Graph::parse_json(&text, Path::new("/nix/store"), &fixture).unwrap();
+    let (text, graph) = json_fixture("bench-small.graph.json");
     let entries: Vec<Value> = serde_json::from_slice(&text).unwrap();
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("image");
@@ -220,16 +212,9 @@ fn exportreferencesgraph_hashes_in_nixbase32_are_stored_as_nix_stores_them() {
     let expected: BTreeMap<_, _> = entries
         .iter()
         .map(|e| {
-            let path = e["path"].as_str().unwrap().to_owned();
-            let hash = nar_hash_for_db(e["narHash"].as_str().unwrap()).unwrap();
-            let refs = e["references"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .filter(|r| *r != path)
-                .collect();
-            (path, (hash, e["narSize"].as_u64().unwrap(), refs))
+            let (path, (hash, size, mut refs)) = path_info(e);
+            refs.remove(&path);
+            (path, (hash, size, refs))
         })
         .collect();
     assert_eq!(image, expected);
@@ -243,10 +228,7 @@ fn exportreferencesgraph_hashes_in_nixbase32_are_stored_as_nix_stores_them() {
 
 #[test]
 fn the_database_is_the_same_bytes_on_every_run() {
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-large.graph.json");
-    let text = fs::read(&fixture).unwrap();
-    let graph = Graph::parse_json(&text, Path::new("/nix/store"), &fixture).unwrap();
+    let (_, graph) = json_fixture("bench-large.graph.json");
     let work = tempfile::tempdir().unwrap();
     let write = |name: &str| {
         let root = work.path().join(name);
@@ -273,8 +255,7 @@ fn the_database_is_the_same_bytes_on_every_run() {
 #[test]
 fn a_path_without_nar_hash_is_named() {
     // The legacy text form carries no hashes.
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench-small.graph.txt");
+    let fixture = fixture("bench-small.graph.txt");
     let text = fs::read_to_string(&fixture).unwrap();
     let graph = Graph::parse_legacy(&text, Path::new("/nix/store"), &fixture).unwrap();
     let work = tempfile::tempdir().unwrap();

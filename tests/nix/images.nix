@@ -3,7 +3,7 @@
 # `snapshot` is made only of files in this directory, so its bytes depend on nothing of
 # the host (not even its busybox): its snapshot holds on every machine.
 {
-  stowageBinary ? ../../target/x86_64-unknown-linux-gnu/release/stowage,
+  stowageBinary ? import ../../nix/static-binary.nix,
   busybox ? /usr/bin/busybox,
 }:
 let

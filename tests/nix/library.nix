@@ -5,7 +5,7 @@
 #
 #   nix-build tests/nix/library.nix -A derived --option sandbox true
 {
-  stowageBinary ? ../../target/x86_64-unknown-linux-gnu/release/stowage,
+  stowageBinary ? import ../../nix/static-binary.nix,
   busybox ? /usr/bin/busybox,
   system ? builtins.currentSystem,
 }:
@@ -78,6 +78,15 @@ let
     compressor = "none";
     contents = [ tools leafB ];
     config.Cmd = [ sh ];
+  };
+
+  # One image, for `times` (fixed created and mtime) and `now`.
+  timed = name: created: mtime: lib.buildLayeredImage {
+    name = "stowage-lib/${name}";
+    tag = "v1";
+    inherit created mtime;
+    contents = [ tools ];
+    extraCommands = "mkdir -p etc && echo made > etc/made";
   };
 in
 {
@@ -172,23 +181,8 @@ in
   };
 
   # ---------------------------------------------------------------- created, mtime
-  times = lib.buildLayeredImage {
-    name = "stowage-lib/times";
-    tag = "v1";
-    created = "2001-02-03T04:05:06Z";
-    mtime = "2002-03-04T05:06:07Z";
-    contents = [ tools ];
-    extraCommands = "mkdir -p etc && echo made > etc/made";
-  };
-
-  now = lib.buildLayeredImage {
-    name = "stowage-lib/now";
-    tag = "v1";
-    created = "now";
-    mtime = "now";
-    contents = [ tools ];
-    extraCommands = "mkdir -p etc && echo made > etc/made";
-  };
+  times = timed "times" "2001-02-03T04:05:06Z" "2002-03-04T05:06:07Z";
+  now = timed "now" "now" "now";
 
   # ---------------------------------------------------------------- uid, gid, uname, gname
   owners = lib.buildLayeredImage {

@@ -4,57 +4,53 @@
 
 mod common;
 
-use std::path::Path;
+use common::{command, nix_build, run, run_stdout, temp_dir, Engine};
 
-use common::{command, nix_build, run, run_stdout, temp_dir};
-
-/// The bytes `tool -dc file` decompresses.
-fn decompress(tool: &str, file: &Path) -> Vec<u8> {
-    run(command(tool, ["-dc"]).arg(file)).stdout
+/// Builds the snapshot image of tests/nix/images.nix compressed (attribute `attr`):
+/// its name ends in `suffix`, `tool -dc` gives the uncompressed image's bytes, and
+/// `engine` loads the compressed file as it is, printing `loaded_says`.
+fn compressed_snapshot(attr: &str, suffix: &str, tool: &str, engine: Engine, loaded_says: &str) {
+    let dir = temp_dir();
+    let plain = nix_build("tests/nix/images.nix", "snapshot", dir.path());
+    let compressed = nix_build("tests/nix/images.nix", attr, dir.path());
+    assert!(
+        compressed.to_string_lossy().ends_with(suffix),
+        "{}",
+        compressed.display()
+    );
+    assert!(
+        run(command(tool, ["-dc"]).arg(&compressed)).stdout
+            == std::fs::read(&plain).expect("read the plain archive"),
+        "{tool} -dc {} differs from {}",
+        compressed.display(),
+        plain.display()
+    );
+    let loaded = run_stdout(command(engine.program(), ["load", "-i"]).arg(&compressed));
+    assert!(
+        loaded.contains(loaded_says),
+        "{} load printed {loaded:?}",
+        engine.program()
+    );
 }
 
 #[test]
 fn gzip_archive_is_the_tar_compressed_and_docker_loads_it() {
-    let dir = temp_dir();
-    let plain = nix_build("tests/nix/images.nix", "snapshot", dir.path());
-    let gz = nix_build("tests/nix/images.nix", "snapshot-gz", dir.path());
-    assert!(
-        gz.to_string_lossy().ends_with("-snapshot.tar.gz"),
-        "{}",
-        gz.display()
-    );
-    assert!(
-        decompress("gzip", &gz) == std::fs::read(&plain).expect("read the plain archive"),
-        "gzip -dc {} differs from {}",
-        gz.display(),
-        plain.display()
-    );
-    let loaded = run_stdout(command("docker", ["load", "-i"]).arg(&gz));
-    assert!(
-        loaded.contains("Loaded image: stowage-e2e/snapshot:v1"),
-        "docker load printed {loaded:?}"
+    compressed_snapshot(
+        "snapshot-gz",
+        "-snapshot.tar.gz",
+        "gzip",
+        Engine::Docker,
+        "Loaded image: stowage-e2e/snapshot:v1",
     );
 }
 
 #[test]
 fn zstd_archive_is_the_tar_compressed_and_podman_loads_it() {
-    let dir = temp_dir();
-    let plain = nix_build("tests/nix/images.nix", "snapshot", dir.path());
-    let zst = nix_build("tests/nix/images.nix", "snapshot-zstd", dir.path());
-    assert!(
-        zst.to_string_lossy().ends_with("-snapshot.tar.zst"),
-        "{}",
-        zst.display()
-    );
-    assert!(
-        decompress("zstd", &zst) == std::fs::read(&plain).expect("read the plain archive"),
-        "zstd -dc {} differs from {}",
-        zst.display(),
-        plain.display()
-    );
-    let loaded = run_stdout(command("podman", ["load", "-i"]).arg(&zst));
-    assert!(
-        loaded.contains("stowage-e2e/snapshot:v1"),
-        "podman load printed {loaded:?}"
+    compressed_snapshot(
+        "snapshot-zstd",
+        "-snapshot.tar.zst",
+        "zstd",
+        Engine::Podman,
+        "stowage-e2e/snapshot:v1",
     );
 }

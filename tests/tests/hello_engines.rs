@@ -7,55 +7,31 @@ use common::{command, nix_build, run_stdout, stream_into, temp_dir, DockerArchiv
 
 const GREETING: &str = "Hello from a stowage image";
 
-#[test]
-fn docker_loads_and_runs_the_hello_image() {
+/// Loads examples/hello.nix into `engine`, which prints `loaded_says`, and runs it.
+fn loads_and_runs_the_hello_image(engine: Engine, loaded_says: &str) {
     let dir = temp_dir();
     let image = nix_build("examples/hello.nix", "", dir.path());
     let archive = DockerArchive::open(&image);
 
-    let loaded = run_stdout(command("docker", ["load", "-i"]).arg(&image));
+    let loaded = engine.load(&image);
     assert!(
-        loaded.contains("Loaded image: hello:latest"),
-        "docker load printed {loaded:?}"
+        loaded.contains(loaded_says),
+        "{} load printed {loaded:?}",
+        engine.program()
     );
     // Run by ID: other tests may load into the same tag concurrently.
-    let id = archive.image_id();
-    let output = run_stdout(command(
-        "docker",
-        ["run", "--rm", "--network=none", id.as_str()],
-    ));
+    let output = engine.run(&archive.image_id(), &[], &[]);
     assert_eq!(output.trim_end(), GREETING);
 }
 
 #[test]
-fn podman_loads_and_runs_the_hello_image() {
-    let dir = temp_dir();
-    let image = nix_build("examples/hello.nix", "", dir.path());
-    let archive = DockerArchive::open(&image);
+fn docker_loads_and_runs_the_hello_image() {
+    loads_and_runs_the_hello_image(Engine::Docker, "Loaded image: hello:latest");
+}
 
-    let loaded = run_stdout(command("podman", ["load", "-i"]).arg(&image));
-    assert!(
-        loaded.contains("hello:latest"),
-        "podman load printed {loaded:?}"
-    );
-    let id = archive.image_id();
-    // crun and podman's default ulimits fail on machines of this kind; runc works.
-    let output = run_stdout(command(
-        "podman",
-        [
-            "--runtime",
-            "runc",
-            "run",
-            "--rm",
-            "--network=none",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            id.trim_start_matches("sha256:"),
-        ],
-    ));
-    assert_eq!(output.trim_end(), GREETING);
+#[test]
+fn podman_loads_and_runs_the_hello_image() {
+    loads_and_runs_the_hello_image(Engine::Podman, "hello:latest");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{
-    closure, command, nix_build, nix_eval_json, read_stream_conf, run, run_stdout, temp_dir,
+    closure, command, nix_build, nix_eval_json, oci_unpack, read_stream_conf, run_stdout, temp_dir,
 };
 use serde_json::Value;
 
@@ -58,17 +58,7 @@ fn skopeo_inspects_the_hello_archive() {
 fn umoci_unpacks_the_store_closure_file_by_file() {
     let dir = temp_dir();
     let image = nix_build("examples/hello.nix", "", dir.path());
-    let layout = dir.path().join("oci");
-    let bundle = dir.path().join("bundle");
-
-    run(command("skopeo", ["copy", "--quiet"])
-        .arg(format!("docker-archive:{}", image.display()))
-        .arg(format!("oci:{}:hello", layout.display())));
-    run(command("umoci", ["unpack", "--rootless", "--image"])
-        .arg(format!("{}:hello", layout.display()))
-        .arg(&bundle));
-
-    let rootfs = bundle.join("rootfs");
+    let rootfs = oci_unpack(&image, dir.path());
     let expected = expected_closure();
     assert_eq!(
         entries(&rootfs),

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use common::{
     closure, command, layer_listing, nix_build, nix_build_command, nix_eval_json,
-    nix_instantiate_command, read_stream_conf, repo_file, run, run_failing, run_stdout,
+    nix_instantiate_command, oci_unpack, read_stream_conf, repo_file, run, run_failing, run_stdout,
     store_hash_part, stream_into, temp_dir, DockerArchive, Engine,
 };
 use serde_json::{json, Value};
@@ -654,20 +654,6 @@ fn perms_set_modes_and_owners() {
 
 // ------------------------------------------------------------------------ includeNixDB
 
-/// Unpacks an uncompressed docker-archive with skopeo and umoci into `dir`; returns the
-/// root filesystem.
-fn unpack(image: &Path, dir: &Path) -> PathBuf {
-    let layout = dir.join("oci");
-    let bundle = dir.join("bundle");
-    run(command("skopeo", ["copy", "--quiet"])
-        .arg(format!("docker-archive:{}", image.display()))
-        .arg(format!("oci:{}:image", layout.display())));
-    run(command("umoci", ["unpack", "--rootless", "--image"])
-        .arg(format!("{}:image", layout.display()))
-        .arg(&bundle));
-    bundle.join("rootfs")
-}
-
 /// What Nix has registered about `paths` in `store` (a store URI), as
 /// `nix path-info --json` shows it: path, NAR hash and size, references.
 fn path_info(store: &str, paths: &[String]) -> Vec<Value> {
@@ -729,7 +715,7 @@ struct UnpackedNixDb {
 fn unpack_nix_db_image(attr: &str) -> UnpackedNixDb {
     let dir = temp_dir();
     let image = nix_build(LIBRARY, attr, dir.path());
-    let rootfs = unpack(&image, dir.path());
+    let rootfs = oci_unpack(&image, dir.path());
     assert!(
         rootfs.join("nix/var/nix/db/db.sqlite").is_file(),
         "{attr}: no Nix database in the image"
