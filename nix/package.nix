@@ -65,17 +65,6 @@ rustPlatform.buildRustPackage (
     # needs nix-build and container engines.
     cargoTestFlags = [ "-p" "stowage" "--lib" "--bins" ];
 
-    # The layout the library expects besides bin/stowage (nix/stowage-static.nix makes
-    # the same): chown and chgrp for fakeRootCommands, which are stowage answering to
-    # those names and recording ownership instead of changing it. POSIX sh only: the
-    # offline flake test runs this snippet with busybox.
-    postInstall = ''
-      mkdir -p "$out/libexec/stowage/fakeroot"
-      for shim in chown chgrp; do
-        ln -s ../../../bin/stowage "$out/libexec/stowage/fakeroot/$shim"
-      done
-    '';
-
     meta = {
       inherit (cargoToml.package) description;
       license = lib.licenses.mit;

@@ -28,15 +28,15 @@ derivation {
   name = "stowage";
   inherit system;
   builder = bb;
+  # Only bin/stowage: the library's contract with any stowage package (the builder
+  # makes its fakeRootCommands stand-ins itself).
   args = [
     "sh"
     "-c"
-    # libexec/stowage/fakeroot: stowage standing in for chown and chgrp in fakeRootCommands.
     ''
-      ${bb} mkdir -p $out/bin $out/libexec/stowage/fakeroot
+      ${bb} mkdir -p $out/bin
       ${bb} cp ${file} $out/bin/stowage
       ${bb} chmod 0555 $out/bin/stowage
-      for shim in chown chgrp; do ${bb} ln -s ../../../bin/stowage $out/libexec/stowage/fakeroot/$shim; done
     ''
   ];
 }

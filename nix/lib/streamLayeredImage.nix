@@ -102,7 +102,6 @@ let
     contents = contentsList;
     inherit extraCommands fakeRootCommands enableFakechroot perms mtime uname;
     tools = "${tools}";
-    stowagePackage = "${stowage}";
     exportReferencesGraph = if includeNixDB then { nixDbGraph = contentsList; } else { };
   };
 

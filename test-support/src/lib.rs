@@ -17,4 +17,4 @@ pub use archive::{
 };
 pub use command::{command, describe, output, run, run_failing, run_stdout};
 pub use nix::{nix_build_sandboxed, nix_build_with_link, NIX_OPTIONS};
-pub use repo::{repo_file, repo_root, stowage_binary, STATIC_BINARY};
+pub use repo::{package_tree, repo_file, repo_root, stowage_binary, STATIC_BINARY};
