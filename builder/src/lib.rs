@@ -5,12 +5,16 @@
 //! image ([`image`]) → tar bytes ([`tar`]). ARCHITECTURE.md at the repository's root is
 //! the map.
 
+// The crate's API is what the executable, the tests and the bench use; everything else
+// is crate-private, so unused code shows up as a warning.
 pub mod cli;
-pub mod commands;
-pub mod conf;
-pub mod customisation;
+mod commands;
+mod conf;
+mod customisation;
 pub mod error;
 pub mod graph;
-pub mod image;
+mod image;
 pub mod layering;
-pub mod tar;
+mod tar;
+
+pub use customisation::{fakeroot, nix_db};

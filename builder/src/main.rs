@@ -11,8 +11,8 @@ fn main() -> ExitCode {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("");
-    if stowage::customisation::fakeroot::SHIMS.contains(&called_as) {
-        return stowage::customisation::fakeroot::shim_main(called_as, &args.collect::<Vec<_>>());
+    if stowage::fakeroot::SHIMS.contains(&called_as) {
+        return stowage::fakeroot::shim_main(called_as, &args.collect::<Vec<_>>());
     }
     let cli = stowage::cli::Cli::parse();
     match stowage::cli::run(cli) {

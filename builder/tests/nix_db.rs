@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use stowage::customisation::nix_db::{nar_hash_for_db, write_nix_db};
 use stowage::graph::Graph;
+use stowage::nix_db::{nar_hash_for_db, write_nix_db};
 
 /// Three paths built in the sandbox with the static busybox: `top` refers to `app`,
 /// `app` refers to `lib` and to itself (as real packages often do), `lib` to nothing.

@@ -14,6 +14,7 @@ use crate::customisation::fakeroot::Ownership;
 use crate::customisation::perms::PermRule;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+use crate::tar::copy::COPY_BUFFER;
 use crate::tar::digest::HashingWriter;
 use crate::tar::fs_layer::{Entry, FsLayer};
 use crate::tar::Owner;
@@ -276,14 +277,10 @@ fn pack(
     let layer = FsLayer::from_tree(root, base.clone(), |entry: &mut Entry| {
         let name = Path::new(std::ffi::OsStr::from_bytes(&entry.name)).to_owned();
         if let Some(change) = owners.get(&name) {
-            let mut owner = entry
-                .owner
-                .as_deref()
-                .cloned()
-                .unwrap_or_else(|| base.clone());
-            owner.uid = change.uid.unwrap_or(owner.uid);
-            owner.gid = change.gid.unwrap_or(owner.gid);
-            entry.owner = Some(Box::new(owner));
+            entry.override_owner(&base, |owner| {
+                owner.uid = change.uid.unwrap_or(owner.uid);
+                owner.gid = change.gid.unwrap_or(owner.gid);
+            });
         }
         for rule in &spec.perms {
             rule.apply(&name, entry, &base);
@@ -293,7 +290,7 @@ fn pack(
     let tar_path = out.join("layer.tar");
     let target = tar_path.display().to_string();
     let file = File::create(&tar_path).map_err(|e| Error::write(&target, e))?;
-    let mut hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    let mut hashing = HashingWriter::new(BufWriter::with_capacity(COPY_BUFFER, file));
     layer.write_to(&mut hashing, &target)?;
     let (digest, mut writer) = hashing.finish();
     writer.flush().map_err(|e| Error::write(&target, e))?;

@@ -13,6 +13,7 @@
 //! `VACUUM` lays the pages out afresh from the rows alone.
 
 use crate::error::{Error, Result};
+use crate::graph::store_path::NIXBASE32;
 use crate::graph::Graph;
 use rusqlite::{params, Connection};
 use std::collections::{BTreeSet, HashMap};
@@ -314,9 +315,6 @@ pub fn nar_hash_for_db(hash: &str) -> Result<String, String> {
     })?;
     Ok(format!("sha256:{}", hex::encode(bytes)))
 }
-
-/// The 32 characters of Nix's base-32 alphabet (no e, o, u, t).
-const NIXBASE32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
 
 /// Decodes Nix's base 32 into `len` bytes; `None` if `text` is not such an encoding.
 ///

@@ -95,16 +95,12 @@ impl PermRule {
         }
         if self.uid.is_some() || self.gid.is_some() || self.uname.is_some() || self.gname.is_some()
         {
-            let mut owner = entry
-                .owner
-                .as_deref()
-                .cloned()
-                .unwrap_or_else(|| base.clone());
-            owner.uid = self.uid.unwrap_or(owner.uid);
-            owner.gid = self.gid.unwrap_or(owner.gid);
-            owner.uname = self.uname.clone().unwrap_or(owner.uname);
-            owner.gname = self.gname.clone().unwrap_or(owner.gname);
-            entry.owner = Some(Box::new(owner));
+            entry.override_owner(base, |owner| {
+                owner.uid = self.uid.unwrap_or(owner.uid);
+                owner.gid = self.gid.unwrap_or(owner.gid);
+                owner.uname = self.uname.clone().unwrap_or(owner.uname.clone());
+                owner.gname = self.gname.clone().unwrap_or(owner.gname.clone());
+            });
         }
     }
 }

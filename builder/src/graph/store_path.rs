@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The 32 characters of Nix's base-32 alphabet (no e, o, u, t).
-const NIXBASE32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
+pub(crate) const NIXBASE32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
 /// Length of the hash part of a store path's base name.
 const HASH_LEN: usize = 32;
 /// Longest name Nix accepts after the hash and dash.

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::image::config::{image_config, manifest};
 use crate::image::plan::ImagePlan;
 use crate::tar::compression::Compression;
+use crate::tar::copy::COPY_BUFFER;
 use crate::tar::digest::Sha256Digest;
 use crate::tar::parallel_gzip::ParallelGzip;
 use crate::tar::{self, Header, Kind, Owner};
@@ -22,9 +23,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-/// Buffer in front of every output: big enough that headers and small files coalesce.
-const OUTPUT_BUFFER: usize = 1 << 20;
-
 /// The name of layer `index` inside the archive.
 pub fn layer_member(index: usize) -> String {
     format!("layers/{index:03}.tar")
@@ -32,7 +30,7 @@ pub fn layer_member(index: usize) -> String {
 
 /// Writes the whole archive to `out` in order. `target` names `out` in errors.
 pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()> {
-    let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, out);
+    let mut out = BufWriter::with_capacity(COPY_BUFFER, out);
     let mut diff_ids = Vec::with_capacity(plan.layers.len());
     for (index, layer) in plan.layers.iter().enumerate() {
         out.write_all(&member_header(plan, &layer_member(index), layer.size()))
@@ -139,7 +137,7 @@ fn write_layer_at(
     let header = member_header(plan, &layer_member(index), layer.size());
     file.write_all_at(&header, offset - header.len() as u64)
         .map_err(|e| Error::write(target, e))?;
-    let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, OffsetWriter { file, offset });
+    let mut out = BufWriter::with_capacity(COPY_BUFFER, OffsetWriter { file, offset });
     let digest = layer.write_to(&mut out, target)?;
     out.write_all(tar::padding(layer.size()))
         .map_err(|e| Error::write(target, e))?;

@@ -23,35 +23,24 @@ pub struct Blob {
 }
 
 use crate::error::{Error, Result};
+use crate::tar::copy::{copy_exact, CopyError};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-
-/// Size of the buffer blob bytes are copied through.
-const COPY_BUFFER: usize = 1 << 20;
 
 impl Blob {
     /// Copies the blob's bytes to `out` (named `target` in errors). A source shorter than
     /// `size` (a truncated archive) is an error naming the blob.
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<()> {
-        let mut buffer = vec![0u8; COPY_BUFFER.min(self.size as usize).max(1)];
-        let mut done = 0u64;
-        while done < self.size {
-            let want = (self.size - done).min(buffer.len() as u64) as usize;
-            let n = self
-                .file
-                .read_at(&mut buffer[..want], self.offset + done)
-                .map_err(|e| self.error(format!("cannot read: {e}")))?;
-            if n == 0 {
-                return Err(self.error(format!(
-                    "truncated: expected {} bytes, found {done}",
-                    self.size
-                )));
-            }
-            out.write_all(&buffer[..n])
-                .map_err(|e| Error::write(target, e))?;
-            done += n as u64;
-        }
-        Ok(())
+        let mut buffer = Vec::new();
+        let read = |buf: &mut [u8], done: u64| self.file.read_at(buf, self.offset + done);
+        copy_exact(self.size, &mut buffer, read, out).map_err(|e| match e {
+            CopyError::Read(e) => self.error(format!("cannot read: {e}")),
+            CopyError::Short(done) => self.error(format!(
+                "truncated: expected {} bytes, found {done}",
+                self.size
+            )),
+            CopyError::Write(e) => Error::write(target, e),
+        })
     }
 
     /// Checks the digest computed while copying against the one the source states.

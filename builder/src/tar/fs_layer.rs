@@ -7,6 +7,8 @@
 //! between identical files) are written as ordinary files.
 
 use crate::error::{Error, Result};
+use crate::graph::store_path::StorePath;
+use crate::tar::copy::{copy_exact, CopyError};
 use crate::tar::tree_reader::TreeReader;
 use crate::tar::{self, Header, Kind, Owner};
 use rayon::prelude::*;
@@ -15,10 +17,7 @@ use std::fs::{self, File, Metadata};
 use std::io::{Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Component, Path, PathBuf};
-
-/// Size of the buffer file contents are copied through.
-const COPY_BUFFER: usize = 1 << 20;
+use std::path::{Path, PathBuf};
 
 /// One member of a layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +33,21 @@ pub struct Entry {
     /// Device and inode of a regular file when planned: what is opened for reading must
     /// be that same file.
     pub identity: (u64, u64),
+}
+
+impl Entry {
+    /// Gives the entry its own owner, starting from the one it has (or the layer's
+    /// `base`), changed by `change`: how fakeRootCommands' journal and `perms` both set
+    /// owners.
+    pub fn override_owner(&mut self, base: &Owner, change: impl FnOnce(&mut Owner)) {
+        let mut owner = self
+            .owner
+            .as_deref()
+            .cloned()
+            .unwrap_or_else(|| base.clone());
+        change(&mut owner);
+        self.owner = Some(Box::new(owner));
+    }
 }
 
 /// A planned layer of files: its members in archive order and its exact tar size.
@@ -57,8 +71,10 @@ impl FsLayer {
     /// The store directory and its parents come first as 0755 directories, as Docker's
     /// own tools write them.
     pub fn from_store_paths(paths: &[PathBuf], store_dir: &Path, owner: Owner) -> Result<FsLayer> {
+        // Nothing outside the store, and no nested paths (which would put the same files
+        // in two layers).
         for path in paths {
-            check_store_path(path, store_dir)?;
+            StorePath::parse(path, store_dir).map_err(|m| Error::input(path, m))?;
         }
         let root = Path::new("/");
         let walked: Vec<Vec<Entry>> = paths
@@ -114,7 +130,7 @@ impl FsLayer {
     /// error messages. Fails, naming the file, if a file's size differs from the plan.
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<()> {
         let mut headers = Vec::with_capacity(tar::BLOCK as usize * 2);
-        let mut buffer = vec![0u8; COPY_BUFFER];
+        let mut buffer = Vec::new();
         let mut reader = None;
         for entry in &self.entries {
             headers.clear();
@@ -193,27 +209,6 @@ impl FsLayer {
 fn sort_members(entries: &mut Vec<Entry>) {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|a, b| a.name == b.name);
-}
-
-/// Refuses anything that is not `<store_dir>/<name>`: a layer must not reach outside the
-/// store, and nested paths would put the same files in two layers.
-fn check_store_path(path: &Path, store_dir: &Path) -> Result<()> {
-    let inside = path.strip_prefix(store_dir).ok().filter(|rest| {
-        matches!(
-            rest.components().collect::<Vec<_>>()[..],
-            [Component::Normal(_)]
-        )
-    });
-    if !path.is_absolute() || inside.is_none() {
-        return Err(Error::input(
-            path,
-            format!(
-                "not a store path: expected {}/<hash>-<name>",
-                store_dir.display()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// The store directory and each of its parents, as 0755 directories (`nix`, `nix/store`).
@@ -333,21 +328,13 @@ fn copy_file(
     size: u64,
     out: &mut impl Write,
     target: &str,
-    buffer: &mut [u8],
+    buffer: &mut Vec<u8>,
 ) -> Result<()> {
-    let mut remaining = size;
-    while remaining > 0 {
-        let want = remaining.min(buffer.len() as u64) as usize;
-        let n = file
-            .read(&mut buffer[..want])
-            .map_err(|e| Error::read(source, e))?;
-        if n == 0 {
-            return Err(changed(source, size));
-        }
-        out.write_all(&buffer[..n])
-            .map_err(|e| Error::write(target, e))?;
-        remaining -= n as u64;
-    }
+    copy_exact(size, buffer, |buf, _| file.read(buf), out).map_err(|e| match e {
+        CopyError::Read(e) => Error::read(source, e),
+        CopyError::Short(_) => changed(source, size),
+        CopyError::Write(e) => Error::write(target, e),
+    })?;
     let mut probe = [0u8; 1];
     if file.read(&mut probe).map_err(|e| Error::read(source, e))? != 0 {
         return Err(changed(source, size));
@@ -368,7 +355,7 @@ mod tests {
     fn fake_store() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
-        let p = store.join("aaaa-pkg");
+        let p = store.join("00000000000000000000000000000000-pkg");
         fs::create_dir_all(p.join("bin")).unwrap();
         fs::write(p.join("bin/tool"), b"#!tool\n").unwrap();
         fs::set_permissions(p.join("bin/tool"), fs::Permissions::from_mode(0o555)).unwrap();
@@ -392,10 +379,10 @@ mod tests {
             .skip(prefix.matches('/').count() + 1)
             .all(|w| w[0] < w[1]));
         assert!(names.ends_with(&[
-            format!("{prefix}/aaaa-pkg"),
-            format!("{prefix}/aaaa-pkg/bin"),
-            format!("{prefix}/aaaa-pkg/bin/tool"),
-            format!("{prefix}/aaaa-pkg/link"),
+            format!("{prefix}/00000000000000000000000000000000-pkg"),
+            format!("{prefix}/00000000000000000000000000000000-pkg/bin"),
+            format!("{prefix}/00000000000000000000000000000000-pkg/bin/tool"),
+            format!("{prefix}/00000000000000000000000000000000-pkg/link"),
         ]));
         let mut out = Vec::new();
         layer.write_to(&mut out, "test").unwrap();
@@ -426,14 +413,14 @@ mod tests {
                 store.display()
             )
         );
-        let nested = store.join("aaaa-pkg/bin");
+        let nested = store.join("00000000000000000000000000000000-pkg/bin");
         assert!(FsLayer::from_store_paths(&[nested], &store, owner()).is_err());
     }
 
     #[test]
     fn a_missing_store_path_is_named() {
         let (_dir, store, _p) = fake_store();
-        let missing = store.join("bbbb-gone");
+        let missing = store.join("11111111111111111111111111111111-gone");
         let err =
             FsLayer::from_store_paths(std::slice::from_ref(&missing), &store, owner()).unwrap_err();
         assert_eq!(

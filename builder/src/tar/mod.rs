@@ -3,6 +3,7 @@
 //! images, confs or Nix.
 
 pub mod compression;
+pub(crate) mod copy;
 pub mod digest;
 pub mod fs_layer;
 mod header;

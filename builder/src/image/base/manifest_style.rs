@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 
-use super::{is_sha256_hex, sha256_hex, Reader};
+use super::{is_sha256_hex, Reader};
 use crate::error::Result;
 use crate::image::blob::Blob;
+use crate::tar::digest::Sha256Digest;
 
 /// The member that marks a new-style (Docker Image Spec v1.2) archive.
 pub(super) const MANIFEST: &str = "manifest.json";
@@ -93,7 +94,7 @@ impl Reader<'_> {
         let Some(stated) = stated_digest(name) else {
             return Ok(());
         };
-        let actual = sha256_hex(bytes);
+        let actual = Sha256Digest::of(bytes).hex();
         if actual == stated {
             return Ok(());
         }

@@ -26,11 +26,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::image::blob::Blob;
 use crate::tar::compression::Compression;
+use crate::tar::copy::COPY_BUFFER;
 
 use index::{index_members, normalize, Member};
 use legacy_style::legacy_ids;
@@ -91,7 +91,7 @@ pub fn read_base_image(archive: &Path) -> Result<BaseImage> {
 fn decompress_to_temp(compression: Compression, input: impl Read) -> io::Result<(File, u64)> {
     let mut decoder = compression.decoder(input)?;
     let out = tempfile::tempfile()?;
-    let mut writer = BufWriter::with_capacity(1 << 20, &out);
+    let mut writer = BufWriter::with_capacity(COPY_BUFFER, &out);
     let size = io::copy(&mut decoder, &mut writer)?;
     writer.flush()?;
     drop(writer);
@@ -149,11 +149,6 @@ fn member_error(archive: &Path, member: &str, message: impl std::fmt::Display) -
 /// True for a bare SHA-256 digest as the image spec writes it: 64 lower-case hex digits.
 fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// The SHA-256 of `bytes` as lower-case hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Reading state for one archive: the index plus the files that back the layers.

@@ -3,6 +3,7 @@
 
 use super::index::join_link;
 use super::*;
+use crate::tar::digest::Sha256Digest;
 use serde_json::json;
 use std::path::PathBuf;
 use tar::EntryType;
@@ -81,7 +82,7 @@ fn config_json(diff_ids: &[String]) -> Vec<u8> {
 fn diff_ids_of(layers: &[Vec<u8>]) -> Vec<String> {
     layers
         .iter()
-        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .map(|l| format!("sha256:{}", Sha256Digest::of(l).hex()))
         .collect()
 }
 
@@ -103,7 +104,7 @@ fn layer_names(count: usize) -> Vec<String> {
 /// A `docker save`-style archive of `layers`, with a content-addressed config.
 fn docker_save(layers: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
     let config = config_json(&diff_ids_of(layers));
-    let config_name = format!("{}.json", sha256_hex(&config));
+    let config_name = format!("{}.json", Sha256Digest::of(&config).hex());
     let names = layer_names(layers.len());
     let mut out = TarOut::new().dir("layers/");
     for (name, data) in names.iter().zip(layers) {
@@ -148,7 +149,10 @@ fn assert_layers(image: &BaseImage, path: &Path, layers: &[Vec<u8>], names: &[St
     assert_eq!(image.layers.len(), layers.len());
     for ((blob, data), name) in image.layers.iter().zip(layers).zip(names) {
         assert_eq!(blob_bytes(blob), *data);
-        assert_eq!(blob.expected_sha256.as_deref(), Some(&*sha256_hex(data)));
+        assert_eq!(
+            blob.expected_sha256.as_deref(),
+            Some(&*Sha256Digest::of(data).hex())
+        );
         assert_eq!(
             blob.origin,
             format!("base image {}: member {name}", path.display())
@@ -651,7 +655,7 @@ fn config_digest_mismatch() {
             "base image {}: member {config_name}: content has sha256 {} but the name \
              says {stated}; the archive is corrupt",
             path.display(),
-            sha256_hex(&config)
+            Sha256Digest::of(&config).hex()
         )
     );
 }
