@@ -311,3 +311,100 @@ fn a_truncated_base_layer_is_refused_naming_the_member() {
     );
     assert!(err.starts_with(&prefix), "{err}");
 }
+
+/// An image whose build takes minutes: its customisation layer is 8 GiB of zeros (a
+/// sparse file, so it costs no disk), gzipped (so the output stays small). The conf and
+/// layer live in `dir`; the output goes alone into `dir/out`.
+fn slow_build(dir: &Path) -> (std::process::Command, std::path::PathBuf) {
+    let layer_dir = dir.join("customisation");
+    fs::create_dir(&layer_dir).unwrap();
+    fs::File::create(layer_dir.join("layer.tar"))
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    // `head -c 8G /dev/zero | sha256sum`
+    fs::write(
+        layer_dir.join("checksum"),
+        "ebfb4ef19ae410f190327b5ebd312711263bc7579970e87d9c1e2d84e06b3c25",
+    )
+    .unwrap();
+    let conf = write_conf(dir, json!({"customisation_layer": layer_dir}));
+    let out_dir = dir.join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let mut cmd = stowage();
+    cmd.arg("build")
+        .arg(&conf)
+        .arg("-o")
+        .arg(out_dir.join("image.tar.gz"))
+        .args(["--compress", "gzip"])
+        .stderr(Stdio::null());
+    (cmd, out_dir.canonicalize().unwrap())
+}
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until `child` has a file in `dir` open with some bytes written: the image being
+/// built. Polls, failing after a minute or if the build ends first.
+fn wait_for_partial_output(child: &mut Running, dir: &Path) {
+    let fds = format!("/proc/{}/fd", child.0.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            panic!("the build ended ({status}) before it could be interrupted");
+        }
+        let partial = fs::read_dir(&fds).into_iter().flatten().any(|fd| {
+            let fd = fd.unwrap().path();
+            fs::read_link(&fd).is_ok_and(|target| target.starts_with(dir))
+                && fs::metadata(&fd).is_ok_and(|m| m.len() > 0)
+        });
+        if partial {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no partial output in {} after a minute",
+            dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Interrupts a build with `signal` once it has written part of the image, and checks
+/// that it died of the signal and left nothing in the output's directory.
+fn interrupted_build_leaves_nothing(signal: libc::c_int) {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cmd, out_dir) = slow_build(dir.path());
+    let mut child = Running(cmd.spawn().unwrap());
+    wait_for_partial_output(&mut child, &out_dir);
+    // SAFETY: signalling our own child, which has not been waited for.
+    assert_eq!(
+        unsafe { libc::kill(child.0.id() as libc::pid_t, signal) },
+        0
+    );
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.signal(), Some(signal), "{status}");
+    let left: Vec<_> = fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_build_killed_midway_leaves_nothing() {
+    interrupted_build_leaves_nothing(libc::SIGKILL);
+}
+
+#[test]
+fn a_build_terminated_midway_leaves_nothing() {
+    interrupted_build_leaves_nothing(libc::SIGTERM);
+}

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::image::config::{image_config, manifest};
+use crate::image::output_file::OutputFile;
 use crate::image::plan::ImagePlan;
 use crate::tar::compression::Compression;
 use crate::tar::copy::COPY_BUFFER;
@@ -44,40 +45,27 @@ pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()
     out.flush().map_err(|e| Error::write(target, e))
 }
 
-/// Writes the archive to `path`, compressed as asked. The bytes go to a temporary file
-/// beside `path` that is renamed at the end, so an error never leaves a partial `path`.
+/// Writes the archive to `path`, compressed as asked. Nothing appears at `path` until the
+/// archive is complete, and an error or a kill leaves no partial file (see [`OutputFile`]).
 pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Result<()> {
     let target = path.display().to_string();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new()
-        .prefix(".stowage-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::write(&target, e))?;
+    let output = OutputFile::create(path).map_err(|e| Error::write(&target, e))?;
     match compression {
-        Compression::None => write_parallel(plan, temp.as_file(), &target)?,
+        Compression::None => write_parallel(plan, output.file(), &target)?,
         Compression::Gzip => {
-            let mut encoder = ParallelGzip::new(temp.as_file(), flate2::Compression::default());
+            let mut encoder = ParallelGzip::new(output.file(), flate2::Compression::default());
             stream(plan, &mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
         Compression::Zstd => {
             let mut encoder =
-                zstd::Encoder::new(temp.as_file(), 0).map_err(|e| Error::write(&target, e))?;
+                zstd::Encoder::new(output.file(), 0).map_err(|e| Error::write(&target, e))?;
             stream(plan, &mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
     }
     // Read-only like every build result; independent of the umask.
-    let permissions = std::os::unix::fs::PermissionsExt::from_mode(0o444);
-    temp.as_file()
-        .set_permissions(permissions)
-        .map_err(|e| Error::write(&target, e))?;
-    temp.persist(path)
-        .map_err(|e| Error::write(&target, e.error))?;
-    Ok(())
+    output.persist(0o444).map_err(|e| Error::write(&target, e))
 }
 
 /// The uncompressed archive written by several threads at once: every layer's offset

@@ -1,12 +1,13 @@
 //! Images: what an image holds (its description and planned layers), its config and
-//! manifest, the docker-archive writer, and the base-image reader. Receives resolved
-//! layers; never sees a conf, a graph or a layering algorithm.
+//! manifest, the docker-archive writer and the file it fills, and the base-image reader.
+//! Receives resolved layers; never sees a conf, a graph or a layering algorithm.
 
 pub mod archive;
 pub mod base;
 pub mod blob;
 pub mod config;
 pub mod layer;
+pub mod output_file;
 pub mod plan;
 pub mod platform;
 pub mod repo_tag;
