@@ -39,6 +39,26 @@ pub fn stowage_binary() -> PathBuf {
     })
 }
 
+/// Every path under `dir` (a package in the store), relative and sorted, without
+/// following symlinks: what a test compares against a package's expected layout.
+pub fn package_tree(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), &format!("{name}/"), out);
+            }
+            out.push(name);
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,24 +79,4 @@ mod tests {
             assert!(text.contains(&spelling), "{file} does not say {spelling}");
         }
     }
-}
-
-/// Every path under `dir` (a package in the store), relative and sorted, without
-/// following symlinks: what a test compares against a package's expected layout.
-pub fn package_tree(dir: &Path) -> Vec<String> {
-    fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for entry in entries {
-            let entry = entry.unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                walk(&entry.path(), &format!("{name}/"), out);
-            }
-            out.push(name);
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, "", &mut out);
-    out.sort();
-    out
 }

@@ -1,12 +1,12 @@
-//! The repository's Nix files: every one parses, and the pure-Nix assertions of
-//! nix/lib/platform.nix hold, with the same messages as builder/src/platform.rs.
+//! The repository's Nix files: every one parses, the pure-Nix assertions of
+//! nix/lib/platform.nix hold, and the library and the builder read one platform table.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{command, repo_file, repo_root, run_stdout};
+use common::{command, repo_file, repo_root, run_failing, run_stdout, stowage_binary, temp_dir};
 
 /// Every `.nix` file under `dir`, skipping `.git/`, cargo's `target/` and symlinks
 /// (`result` links lead into the store).
@@ -95,7 +95,6 @@ fn platform_error(system: &str) -> String {
 
 #[test]
 fn platform_errors_read_as_in_the_builder() {
-    // The same strings as builder/src/platform.rs's tests.
     assert_eq!(
         platform_error("sparc64-linux"),
         "stowage: architecture: the Nix system \"sparc64-linux\" has no Docker architecture; \
@@ -119,4 +118,42 @@ fn platform_errors_read_as_in_the_builder() {
          Linux instead (\"aarch64-linux\", on a remote builder or with pkgsCross); if the \
          contents already are Linux binaries, pass architecture = \"<GOARCH>\" explicitly"
     );
+}
+
+/// The architectures the library accepts (read by Nix from nix/lib/platforms.json) are
+/// the ones the builder accepts (compiled in from the same file): the error the builder
+/// gives for a bad `architecture` lists exactly Nix's `knownArchitectures`.
+#[test]
+fn the_library_and_the_builder_accept_the_same_architectures() {
+    let nix = run_stdout(
+        command(
+            "nix-instantiate",
+            [
+                "--eval",
+                "--strict",
+                "--json",
+                "--expr",
+                "(import ./nix/lib/platform.nix).knownArchitectures",
+            ],
+        )
+        .current_dir(repo_root()),
+    );
+    let nix: Vec<String> = serde_json::from_str(&nix).expect("a JSON list");
+    assert!(nix.contains(&"amd64".to_owned()), "{nix:?}");
+
+    let dir = temp_dir();
+    let conf = dir.path().join("conf.json");
+    let text = r#"{"architecture": "x86_64", "created": "1970-01-01T00:00:01Z",
+        "repo_tag": "a:b", "customisation_layer": null}"#;
+    std::fs::write(&conf, text).expect("write the conf");
+    let err = run_failing(command(
+        stowage_binary().to_str().expect("a UTF-8 path"),
+        ["build", conf.to_str().unwrap(), "-o", "/dev/null"],
+    ));
+    let listed = err
+        .split_once("use one of ")
+        .and_then(|(_, rest)| rest.split_once(" ("))
+        .map(|(list, _)| list.split(", ").map(str::to_owned).collect::<Vec<_>>())
+        .unwrap_or_else(|| panic!("no list of architectures in {err:?}"));
+    assert_eq!(listed, nix);
 }

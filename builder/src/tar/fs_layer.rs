@@ -448,7 +448,8 @@ mod tests {
     fn a_file_or_directory_swapped_for_a_symlink_is_an_error() {
         let outside = tempfile::tempdir().unwrap();
         fs::write(outside.path().join("tool"), b"SECRET\n").unwrap(); // 7 bytes, as planned
-        let swaps: [(&str, fn(&Path, &Path)); 2] = [
+        type Swap = fn(&Path, &Path);
+        let swaps: [(&str, Swap); 2] = [
             ("file", |p, outside| {
                 fs::remove_file(p.join("bin/tool")).unwrap();
                 symlink(outside.join("tool"), p.join("bin/tool")).unwrap();
