@@ -148,7 +148,7 @@ fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
         .collect()
 }
 
-/// The outer tar header of a member: a plain file owned by root, with the conf's mtime.
+/// The outer tar header of a member: a plain file owned by root, with the image's mtime.
 fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
     let owner = Owner::numeric_root(plan.spec.mtime.unix_seconds());
     let mut out = Vec::with_capacity(tar::BLOCK as usize);
@@ -166,7 +166,7 @@ fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
 }
 
 /// Everything after the layers: the config member, `manifest.json` and the end blocks.
-/// The tag, when the conf gives none, is the first 32 hex digits of the config digest:
+/// The tag, when the image's repo tag has none, is the first 32 hex digits of the config digest:
 /// stable for the same content, different for different content.
 fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
     let config = image_config(
