@@ -39,10 +39,7 @@ pub fn resolve(conf: Conf, file: &Path) -> Result<ResolvedConf> {
         None => None,
         Some(section) => {
             let graph = section.graph(&store.store_dir, file)?;
-            let fixed = FixedLayers {
-                base: base.as_ref().map_or(0, |b| b.layers.len()),
-                customisation: conf.customisation_layer.is_some(),
-            };
+            let fixed = fixed_layers(&conf, base.as_ref());
             let plan = layering::plan(&graph, &section.settings(), fixed)
                 .map_err(|m| Error::conf(file, format!("layering: {m}")))?;
             store.layers = plan.store_layers(&graph);
@@ -55,6 +52,15 @@ pub fn resolve(conf: Conf, file: &Path) -> Result<ResolvedConf> {
         store,
         planned,
     })
+}
+
+/// The layers `conf` takes besides its store layers: its base image's (`base`, read from
+/// `from_image`) and its customisation layer, if it has one.
+pub fn fixed_layers(conf: &Conf, base: Option<&BaseImage>) -> FixedLayers {
+    FixedLayers {
+        base: base.map_or(0, |b| b.layers.len()),
+        customisation: conf.customisation_layer.is_some(),
+    }
 }
 
 /// Plans the image that the conf at `file` describes; `repo_tag` is the `-t` override.

@@ -1,6 +1,7 @@
 //! `stowage layers`: shows how the store paths of a closure would be layered, and why,
 //! without writing an image. What a user runs to understand and tune their layering.
 
+use crate::commands::image;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::{legacy, Graph, GraphEntry};
@@ -101,13 +102,14 @@ fn settings(
             base: 0,
             customisation: true,
         },
-        Some((conf, _)) => FixedLayers {
-            base: match &conf.from_image {
-                Some(base) => read_base_image(base)?.layers.len(),
-                None => 0,
-            },
-            customisation: conf.customisation_layer.is_some(),
-        },
+        Some((conf, _)) => {
+            let base = conf
+                .from_image
+                .as_deref()
+                .map(read_base_image)
+                .transpose()?;
+            image::fixed_layers(conf, base.as_ref())
+        }
     };
     Ok((settings, fixed))
 }
