@@ -15,14 +15,7 @@
   ...
 }@args:
 let
-  extensions = {
-    none = ".tar";
-    gz = ".tar.gz";
-    zstd = ".tar.zst";
-  };
-  extension =
-    extensions.${compressor}
-      or (throw "stowage: ${name}: compressor ${builtins.toJSON compressor} is unknown; use \"none\", \"gz\" or \"zstd\"");
+  extension = import ./compression.nix name compressor;
   stream = streamLayeredImage (builtins.removeAttrs args [ "compressor" ]);
   image = import ./stowageDerivation.nix { inherit stowage; } {
     name = "${baseNameOf name}${extension}";

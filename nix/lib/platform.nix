@@ -52,10 +52,26 @@ let
       fail "the Nix system ${quoted} has no Docker architecture; pass architecture = \"<GOARCH>\" explicitly"
     else
       { inherit (row) architecture; variant = row.variant or null; os = "linux"; };
-in
-{
-  inherit dockerPlatform isDarwin knownArchitectures;
-
   # Whether an explicit `architecture` is a GOARCH that Docker can match a host against.
   isKnownArchitecture = architecture: builtins.elem architecture knownArchitectures;
+in
+{
+  inherit dockerPlatform isDarwin isKnownArchitecture knownArchitectures;
+
+  # The system an image function builds on, once the contents' system is known not to
+  # be macOS: an image of macOS binaries builds and then fails with "exec format error",
+  # so Darwin is refused even when `architecture` is given (the contents are still
+  # macOS binaries).
+  checkedSystem = { system, hostSystem }:
+    if isDarwin hostSystem then builtins.seq (dockerPlatform hostSystem) system else system;
+
+  # The image's { architecture; variant; }: from `hostSystem`, or an explicit
+  # `architecture`, written as given but only if Docker knows the name.
+  imagePlatform = { name, architecture, hostSystem }:
+    if architecture == null then
+      dockerPlatform hostSystem
+    else if isKnownArchitecture architecture then
+      { inherit architecture; variant = null; }
+    else
+      throw "stowage: ${name}: architecture ${builtins.toJSON architecture} is not a Docker (GOARCH) architecture; use one of ${builtins.concatStringsSep ", " knownArchitectures} (x86_64 is \"amd64\", aarch64 is \"arm64\")";
 }

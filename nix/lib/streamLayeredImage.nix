@@ -63,20 +63,8 @@ let
   config' = if config == null then { } else config;
   contentsList = if builtins.isList contents then contents else [ contents ];
 
-  # The seed: an image of macOS binaries builds and then fails with "exec format error".
-  # platform.nix refuses Darwin with that reasoning; ask it even when `architecture` is
-  # given, since the contents are still macOS binaries.
-  checkedSystem =
-    if platform.isDarwin hostSystem then builtins.seq (platform.dockerPlatform hostSystem) system else system;
-
-  # An explicit architecture is written as given, but it must be a name Docker knows.
-  imagePlatform =
-    if architecture == null then
-      platform.dockerPlatform hostSystem
-    else if platform.isKnownArchitecture architecture then
-      { inherit architecture; variant = null; }
-    else
-      throw "stowage: ${name}: architecture ${builtins.toJSON architecture} is not a Docker (GOARCH) architecture; use one of ${builtins.concatStringsSep ", " platform.knownArchitectures} (x86_64 is \"amd64\", aarch64 is \"arm64\")";
+  checkedSystem = platform.checkedSystem { inherit system hostSystem; };
+  imagePlatform = platform.imagePlatform { inherit name architecture hostSystem; };
 
   checkedMaxLayers =
     if layeringPipeline == null && maxLayers <= 1 then

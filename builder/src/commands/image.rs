@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::image::archive;
 use crate::image::base::{read_base_image, BaseImage};
-use crate::image::plan::{ImagePlan, StoreLayers};
+use crate::image::plan::{self, ImagePlan, StoreLayers};
 use crate::layering::{self, FixedLayers, Plan};
 use crate::tar::compression::Compression;
 use std::fs::File;
@@ -68,12 +68,11 @@ pub fn plan_from_conf(file: &Path, repo_tag: Option<&str>) -> Result<ImagePlan> 
     let conf = Conf::load(file)?;
     let spec = conf.image_spec(file, repo_tag)?;
     let resolved = resolve(conf, file)?;
-    ImagePlan::new(
-        spec,
-        resolved.base,
-        &resolved.store,
-        resolved.conf.customisation_layer.as_deref(),
-    )
+    let mut own = plan::store_layers(&resolved.store, &spec.owner)?;
+    if let Some(dir) = &resolved.conf.customisation_layer {
+        own.push(plan::customisation_layer(dir)?);
+    }
+    Ok(ImagePlan::new(spec, resolved.base, own))
 }
 
 /// `stowage stream`: the archive to `out` (stdout), uncompressed.

@@ -9,7 +9,7 @@ pub mod attrs;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, GraphEntry};
-use crate::image::plan::ImageSpec;
+use crate::image::plan::{EnvMerge, ImageSpec};
 use crate::image::platform;
 use crate::image::repo_tag::RepoTag;
 use crate::image::timestamp::Timestamp;
@@ -203,6 +203,8 @@ impl Conf {
             created,
             mtime,
             repo_tag,
+            env: EnvMerge::ByName,
+            repositories: false,
         })
     }
 }

@@ -1,9 +1,11 @@
 //! The customisation layer, built in the Nix sandbox without a VM, fakeroot or proot:
-//! `contents` merged into a root tree as symlinks into the store, the optional Nix
-//! database, `extraCommands`, `fakeRootCommands` (ownership journaled, optionally in a
-//! chroot), then `perms`, packed as `layer.tar` plus its `checksum`, which is the form
-//! nixpkgs' conf expects.
+//! `contents` merged into a root tree (as symlinks into the store for the layered
+//! functions, copied for buildImage's `copyToRoot`), the optional Nix database,
+//! `extraCommands`, `fakeRootCommands` (ownership journaled, optionally in a chroot),
+//! then `perms`. The layered functions pack it as `layer.tar` plus its `checksum`, the
+//! form nixpkgs' conf expects; buildImage puts the tree straight into its layer.
 
+mod contents;
 pub mod fakechroot;
 pub mod fakeroot;
 pub mod nix_db;
@@ -29,8 +31,9 @@ use std::process::Command;
 
 /// Everything the customisation layer is made from.
 pub struct CustomisationSpec {
-    /// Store paths merged into the root, first one winning on conflicts.
+    /// Store paths (directories) merged into the root, as `merge` says.
     pub contents: Vec<PathBuf>,
+    pub merge: Merge,
     pub extra_commands: String,
     pub fake_root_commands: String,
     pub enable_fakechroot: bool,
@@ -46,12 +49,30 @@ pub struct CustomisationSpec {
     pub user: String,
 }
 
+pub use contents::Merge;
+
+/// A prepared root tree and the owners fakeRootCommands gave its paths.
+pub struct Tree {
+    pub root: PathBuf,
+    pub owners: BTreeMap<PathBuf, Ownership>,
+}
+
 /// Builds the tree in `work/root` and writes `out/layer.tar` and `out/checksum`.
 pub fn build(spec: &CustomisationSpec, work: &Path, out: &Path) -> Result<()> {
+    let tree = prepare(spec, work)?;
+    pack(
+        &tree_layer(spec, &tree, Owner::numeric_root(spec.mtime))?,
+        out,
+    )
+}
+
+/// Makes the root tree in `work/root`: contents merged, the Nix database, then the
+/// commands, with fakeRootCommands' ownership journaled.
+pub fn prepare(spec: &CustomisationSpec, work: &Path) -> Result<Tree> {
     let root = work.join("root");
     fs::create_dir_all(&root).map_err(|e| Error::input(&root, e.to_string()))?;
     for content in &spec.contents {
-        link_tree(content, &root, Path::new(""))?;
+        contents::merge(content, &root, spec.merge)?;
     }
     if let Some(graph) = &spec.nix_db {
         register_closure(spec, graph, &root)?;
@@ -85,48 +106,7 @@ pub fn build(spec: &CustomisationSpec, work: &Path, out: &Path) -> Result<()> {
     let journal_bytes = fs::read(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
     let owners =
         fakeroot::read_journal(&journal_bytes).map_err(|m| Error::input(&journal_path, m))?;
-    pack(spec, &root, &owners, out)
-}
-
-/// Merges `source` into `root/relative` like nixpkgs' symlinkJoin: directories become
-/// real directories, everything else a symlink to the store; what is already there wins.
-fn link_tree(source: &Path, root: &Path, relative: &Path) -> Result<()> {
-    // `join("")` would add a trailing slash, which fails on a file before we can say so.
-    let top = relative.as_os_str().is_empty();
-    let from = if top {
-        source.to_owned()
-    } else {
-        source.join(relative)
-    };
-    let to = root.join(relative);
-    let meta = fs::metadata(&from).map_err(|e| Error::read(&from, e))?;
-    if top && !meta.is_dir() {
-        return Err(Error::input(
-            source,
-            "is a file, and `contents` are directories merged into the image root; put the file in a directory (e.g. with extraCommands) or reference it from `config`",
-        ));
-    }
-    if meta.is_dir() {
-        if top || !to.exists() {
-            fs::create_dir_all(&to).map_err(|e| Error::input(&to, e.to_string()))?;
-        } else if !to.is_dir() {
-            return Ok(()); // an earlier content placed a file here: first one wins
-        }
-        let mut children: Vec<PathBuf> = fs::read_dir(&from)
-            .map_err(|e| Error::read(&from, e))?
-            .map(|c| {
-                c.map(|c| relative.join(c.file_name()))
-                    .map_err(|e| Error::read(&from, e))
-            })
-            .collect::<Result<_>>()?;
-        children.sort();
-        for child in children {
-            link_tree(source, root, &child)?;
-        }
-    } else if fs::symlink_metadata(&to).is_err() {
-        std::os::unix::fs::symlink(&from, &to).map_err(|e| Error::input(&to, e.to_string()))?;
-    }
-    Ok(())
+    Ok(Tree { root, owners })
 }
 
 /// includeNixDB: the Nix database of the contents' closure, and GC roots for the contents
@@ -265,18 +245,12 @@ fn run_commands(
     Ok(())
 }
 
-/// Packs the tree: owners from the journal, then `perms`, as numeric owners (uid/gid 0
-/// otherwise, as nixpkgs' fakeroot tar does).
-fn pack(
-    spec: &CustomisationSpec,
-    root: &Path,
-    owners: &BTreeMap<PathBuf, Ownership>,
-    out: &Path,
-) -> Result<()> {
-    let base = Owner::numeric_root(spec.mtime);
-    let layer = FsLayer::from_tree(root, base.clone(), |entry: &mut Entry| {
+/// Plans the layer of a prepared tree: every member owned by `base` unless the journal
+/// or `perms` say otherwise.
+pub fn tree_layer(spec: &CustomisationSpec, tree: &Tree, base: Owner) -> Result<FsLayer> {
+    FsLayer::from_tree(&tree.root, base.clone(), |entry: &mut Entry| {
         let name = Path::new(std::ffi::OsStr::from_bytes(&entry.name)).to_owned();
-        if let Some(change) = owners.get(&name) {
+        if let Some(change) = tree.owners.get(&name) {
             entry.override_owner(&base, |owner| {
                 owner.uid = change.uid.unwrap_or(owner.uid);
                 owner.gid = change.gid.unwrap_or(owner.gid);
@@ -285,7 +259,11 @@ fn pack(
         for rule in &spec.perms {
             rule.apply(&name, entry, &base);
         }
-    })?;
+    })
+}
+
+/// Writes `layer` as `out/layer.tar` and its SHA-256 as `out/checksum`.
+fn pack(layer: &FsLayer, out: &Path) -> Result<()> {
     fs::create_dir_all(out).map_err(|e| Error::write(out.display().to_string(), e))?;
     let tar_path = out.join("layer.tar");
     let target = tar_path.display().to_string();
@@ -296,51 +274,4 @@ fn pack(
     writer.flush().map_err(|e| Error::write(&target, e))?;
     fs::write(out.join("checksum"), digest.hex())
         .map_err(|e| Error::write(out.join("checksum").display().to_string(), e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn contents_merge_as_symlinks_with_the_first_one_winning() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b, root) = (
-            dir.path().join("a"),
-            dir.path().join("b"),
-            dir.path().join("root"),
-        );
-        for (pkg, text) in [(&a, "from a"), (&b, "from b")] {
-            fs::create_dir_all(pkg.join("bin")).unwrap();
-            fs::write(pkg.join("bin/tool"), text).unwrap();
-        }
-        fs::write(b.join("bin/only-b"), "b").unwrap();
-        for pkg in [&a, &b] {
-            link_tree(pkg, &root, Path::new("")).unwrap();
-        }
-        assert!(
-            fs::symlink_metadata(root.join("bin")).unwrap().is_dir(),
-            "directories are real"
-        );
-        assert_eq!(
-            fs::read_link(root.join("bin/tool")).unwrap(),
-            a.join("bin/tool")
-        );
-        assert_eq!(
-            fs::read_link(root.join("bin/only-b")).unwrap(),
-            b.join("bin/only-b")
-        );
-    }
-
-    #[test]
-    fn a_file_in_contents_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("a-file");
-        fs::write(&file, "x").unwrap();
-        let err = link_tree(&file, &dir.path().join("root"), Path::new("")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("{}: is a file, and `contents` are directories merged into the image root; put the file in a directory (e.g. with extraCommands) or reference it from `config`", file.display())
-        );
-    }
 }

@@ -165,7 +165,9 @@ fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
     out
 }
 
-/// Everything after the layers: the config member, `manifest.json` and the end blocks.
+/// Everything after the layers: the config member, `manifest.json`, `repositories` when
+/// the image wants one (`{name: {tag: top layer}}`, what loaders before manifest.json
+/// read), and the end blocks.
 /// The tag, when the image's repo tag has none, is the first 32 hex digits of the config digest:
 /// stable for the same content, different for different content.
 fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
@@ -178,19 +180,25 @@ fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
     let config_bytes = serde_json::to_vec(&config).expect("a JSON value always serialises");
     let config_digest = Sha256Digest::of(&config_bytes);
     let config_member = format!("{}.json", config_digest.hex());
-    let repo_tag = plan
-        .spec
-        .repo_tag
-        .with_default_tag(&config_digest.hex()[..32]);
+    let default_tag = &config_digest.hex()[..32];
+    let repo_tag = plan.spec.repo_tag.with_default_tag(default_tag);
     let layers: Vec<String> = (0..plan.layers.len()).map(layer_member).collect();
     let manifest_bytes = serde_json::to_vec(&manifest(&config_member, &repo_tag, &layers))
         .expect("a JSON value always serialises");
+    let mut members = vec![
+        (config_member, config_bytes),
+        ("manifest.json".to_owned(), manifest_bytes),
+    ];
+    if plan.spec.repositories {
+        let top = diff_ids.last().map(Sha256Digest::hex).unwrap_or_default();
+        let tag = plan.spec.repo_tag.tag.as_deref().unwrap_or(default_tag);
+        let repositories = serde_json::json!({ &plan.spec.repo_tag.name: { tag: top } });
+        let bytes = serde_json::to_vec(&repositories).expect("a JSON value always serialises");
+        members.push(("repositories".to_owned(), bytes));
+    }
 
     let mut out = Vec::new();
-    for (name, bytes) in [
-        (config_member.as_str(), &config_bytes),
-        ("manifest.json", &manifest_bytes),
-    ] {
+    for (name, bytes) in &members {
         out.extend_from_slice(&member_header(plan, name, bytes.len() as u64));
         out.extend_from_slice(bytes);
         out.extend_from_slice(tar::padding(bytes.len() as u64));

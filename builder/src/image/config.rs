@@ -4,7 +4,7 @@
 //! JSON objects are written with sorted keys (serde_json's default map), so the bytes, and
 //! with them the image ID, depend only on the content.
 
-use crate::image::plan::ImageSpec;
+use crate::image::plan::{EnvMerge, ImageSpec};
 use crate::tar::digest::Sha256Digest;
 use serde_json::{json, Map, Value};
 
@@ -30,7 +30,7 @@ pub fn image_config(
         "architecture": spec.architecture,
         "os": "linux",
         "created": spec.created.rfc3339(),
-        "config": merge_config(inherited, &spec.config),
+        "config": merge_config(inherited, &spec.config, spec.env),
         "rootfs": {
             "type": "layers",
             "diff_ids": diff_ids.iter().map(Sha256Digest::prefixed).collect::<Vec<_>>(),
@@ -49,12 +49,13 @@ pub fn manifest(config_member: &str, repo_tag: &str, layer_members: &[String]) -
 }
 
 /// Our runtime config on top of the base's, with Docker's semantics: fields we set
-/// replace the base's, except `Env` (merged by variable name, ours winning) and the maps
-/// in [`ACCUMULATED_MAPS`] (merged by key, ours winning). Setting `Entrypoint` without
+/// replace the base's, except `Env` (merged as `env` says) and the maps in
+/// [`ACCUMULATED_MAPS`] (merged by key, ours winning). Setting `Entrypoint` without
 /// `Cmd` drops the base's `Cmd`, as a Dockerfile's `ENTRYPOINT` does.
 pub fn merge_config(
     base: Option<&Map<String, Value>>,
     ours: &Map<String, Value>,
+    env: EnvMerge,
 ) -> Map<String, Value> {
     let mut merged = base.cloned().unwrap_or_default();
     merged.retain(|_, v| !v.is_null());
@@ -64,9 +65,10 @@ pub fn merge_config(
     }
     for (key, value) in ours.iter().filter(|(_, v)| !v.is_null()) {
         let combined = match (key.as_str(), merged.get(key), value) {
-            ("Env", Some(Value::Array(base_env)), Value::Array(own_env)) => {
-                Value::Array(merge_env(base_env, own_env))
-            }
+            ("Env", Some(Value::Array(base_env)), Value::Array(own_env)) => match env {
+                EnvMerge::ByName => Value::Array(merge_env(base_env, own_env)),
+                EnvMerge::Append => Value::Array([base_env.clone(), own_env.clone()].concat()),
+            },
             (k, Some(Value::Object(base_map)), Value::Object(own_map))
                 if ACCUMULATED_MAPS.contains(&k) =>
             {
@@ -150,7 +152,7 @@ mod tests {
     fn env_merges_by_name_and_ours_wins() {
         let base = map(json!({"Env": ["PATH=/bin", "LANG=C", "TZ=UTC"], "Cmd": ["sh"]}));
         let ours = map(json!({"Env": ["LANG=de_DE.UTF-8", "APP=1"]}));
-        let merged = merge_config(Some(&base), &ours);
+        let merged = merge_config(Some(&base), &ours, EnvMerge::ByName);
         assert_eq!(
             merged["Env"],
             json!(["PATH=/bin", "LANG=de_DE.UTF-8", "TZ=UTC", "APP=1"])
@@ -168,7 +170,7 @@ mod tests {
         let ours = map(
             json!({"User": "root", "Labels": {"b": "2"}, "Volumes": {"/data": {}}, "Cmd": null}),
         );
-        let merged = merge_config(Some(&base), &ours);
+        let merged = merge_config(Some(&base), &ours, EnvMerge::ByName);
         assert_eq!(
             Value::Object(merged),
             json!({
@@ -182,12 +184,28 @@ mod tests {
     #[test]
     fn a_new_entrypoint_drops_the_base_cmd() {
         let base = map(json!({"Entrypoint": ["/base"], "Cmd": ["--help"]}));
-        let merged = merge_config(Some(&base), &map(json!({"Entrypoint": ["/mine"]})));
+        let merged = merge_config(
+            Some(&base),
+            &map(json!({"Entrypoint": ["/mine"]})),
+            EnvMerge::ByName,
+        );
         assert_eq!(Value::Object(merged), json!({"Entrypoint": ["/mine"]}));
         let both = merge_config(
             Some(&base),
             &map(json!({"Entrypoint": ["/mine"], "Cmd": ["x"]})),
+            EnvMerge::ByName,
         );
         assert_eq!(both["Cmd"], json!(["x"]));
+    }
+
+    #[test]
+    fn build_image_appends_env_keeping_duplicates() {
+        let base = map(json!({"Env": ["PATH=/bin", "LAST=parent"]}));
+        let ours = map(json!({"Env": ["LAST=child"]}));
+        let merged = merge_config(Some(&base), &ours, EnvMerge::Append);
+        assert_eq!(
+            merged["Env"],
+            json!(["PATH=/bin", "LAST=parent", "LAST=child"])
+        );
     }
 }

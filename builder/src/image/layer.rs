@@ -10,8 +10,9 @@ use std::io::Write;
 /// What a layer's bytes come from.
 #[derive(Debug, Clone)]
 pub enum LayerSource {
-    /// Files on disk (store paths), archived by us.
-    Files(FsLayer),
+    /// Files on disk (store paths, a root tree), archived by us: the parts' members
+    /// one after another in one tar.
+    Files(Vec<FsLayer>),
     /// Existing tar bytes copied unchanged (base image layers, the customisation layer).
     Blob(Blob),
 }
@@ -29,7 +30,10 @@ impl Layer {
     /// The exact size of the layer's tar bytes, known before writing.
     pub fn size(&self) -> u64 {
         match &self.source {
-            LayerSource::Files(layer) => layer.size,
+            LayerSource::Files(parts) => {
+                parts.iter().map(|p| p.members_size).sum::<u64>()
+                    + crate::tar::END_OF_ARCHIVE.len() as u64
+            }
             LayerSource::Blob(blob) => blob.size,
         }
     }
@@ -39,7 +43,14 @@ impl Layer {
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<Sha256Digest> {
         let mut hashing = HashingWriter::new(out);
         match &self.source {
-            LayerSource::Files(layer) => layer.write_to(&mut hashing, target)?,
+            LayerSource::Files(parts) => {
+                for part in parts {
+                    part.write_members_to(&mut hashing, target)?;
+                }
+                hashing
+                    .write_all(&crate::tar::END_OF_ARCHIVE)
+                    .map_err(|e| Error::write(target, e))?;
+            }
             LayerSource::Blob(blob) => blob.write_to(&mut hashing, target)?,
         }
         if hashing.written() != self.size() {

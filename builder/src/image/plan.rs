@@ -30,6 +30,20 @@ pub struct ImageSpec {
     pub repo_tag: RepoTag,
     /// Owner and time stamp of the store layers' members.
     pub owner: Owner,
+    /// How `config.Env` is combined with the base image's.
+    pub env: EnvMerge,
+    /// Whether the archive carries a `repositories` member (buildImage's archives do).
+    pub repositories: bool,
+}
+
+/// How an image's `Env` is combined with its base image's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvMerge {
+    /// One entry per name, ours winning (the layered functions).
+    ByName,
+    /// The base's entries, then ours, duplicates kept (buildImage; Docker resolves them
+    /// with the last one winning).
+    Append,
 }
 
 /// The store layers to write: lists of store paths, bottom first.
@@ -50,20 +64,8 @@ pub struct ImagePlan {
 }
 
 impl ImagePlan {
-    /// Walks every store path and checks the customisation layer (a directory holding
-    /// `layer.tar` and `checksum`); nothing is hashed yet.
-    pub fn new(
-        spec: ImageSpec,
-        base: Option<BaseImage>,
-        store: &StoreLayers,
-        customisation_layer: Option<&Path>,
-    ) -> Result<ImagePlan> {
-        let store_layers: Vec<FsLayer> = store
-            .layers
-            .par_iter()
-            .map(|paths| FsLayer::from_store_paths(paths, &store.store_dir, spec.owner.clone()))
-            .collect::<Result<_>>()?;
-
+    /// The image of `base`'s layers (if any) with `own` on top.
+    pub fn new(spec: ImageSpec, base: Option<BaseImage>, own: Vec<Layer>) -> ImagePlan {
         let mut layers: Vec<Layer> = base
             .iter()
             .flat_map(|b| b.layers.iter().cloned())
@@ -72,17 +74,8 @@ impl ImagePlan {
                 comment: None,
             })
             .collect();
-        layers.extend(store_layers.into_iter().map(|layer| Layer {
-            comment: Some(store_paths_comment(&layer.paths)),
-            source: LayerSource::Files(layer),
-        }));
-        if let Some(dir) = customisation_layer {
-            layers.push(Layer {
-                source: LayerSource::Blob(customisation_layer_blob(dir)?),
-                comment: Some("customisation layer".to_owned()),
-            });
-        }
-        Ok(ImagePlan { spec, layers, base })
+        layers.extend(own);
+        ImagePlan { spec, layers, base }
     }
 
     /// The base image's whole config, when there is a base.
@@ -99,14 +92,39 @@ impl ImagePlan {
     }
 }
 
+/// One layer per list of store paths (walked in parallel; nothing is read yet), with
+/// the store directory's entries 0755 and `owner` on every member.
+pub fn store_layers(store: &StoreLayers, owner: &Owner) -> Result<Vec<Layer>> {
+    let planned: Vec<FsLayer> = store
+        .layers
+        .par_iter()
+        .map(|paths| FsLayer::from_store_paths(paths, &store.store_dir, Some(0o755), owner.clone()))
+        .collect::<Result<_>>()?;
+    Ok(planned
+        .into_iter()
+        .map(|layer| Layer {
+            comment: Some(store_paths_comment(&layer.paths)),
+            source: LayerSource::Files(vec![layer]),
+        })
+        .collect())
+}
+
+/// The customisation layer: a directory holding `layer.tar` and `checksum` (its SHA-256
+/// in hex), which is checked while the layer streams.
+pub fn customisation_layer(dir: &Path) -> Result<Layer> {
+    Ok(Layer {
+        source: LayerSource::Blob(customisation_layer_blob(dir)?),
+        comment: Some("customisation layer".to_owned()),
+    })
+}
+
 /// The history comment nixpkgs writes for a layer of store paths.
 fn store_paths_comment(paths: &[PathBuf]) -> String {
     let quoted: Vec<String> = paths.iter().map(|p| format!("'{}'", p.display())).collect();
     format!("store paths: [{}]", quoted.join(", "))
 }
 
-/// The customisation layer: a directory holding `layer.tar` and `checksum` (its SHA-256
-/// in hex), which is checked while the layer streams.
+/// The blob of a customisation layer directory (see [`customisation_layer`]).
 fn customisation_layer_blob(dir: &Path) -> Result<Blob> {
     let checksum_file = dir.join("checksum");
     let checksum =

@@ -62,15 +62,21 @@ pub struct FsLayer {
     pub trusted: PathBuf,
     pub entries: Vec<Entry>,
     pub owner: Owner,
-    /// The size of the layer tar, end-of-archive blocks included.
-    pub size: u64,
+    /// The size of the layer's members in the tar (headers and padded contents), without
+    /// the end-of-archive blocks: layers can be written one after another into one tar.
+    pub members_size: u64,
 }
 
 impl FsLayer {
     /// Plans a layer holding `paths`, which must be direct children of `store_dir`.
-    /// The store directory and its parents come first as 0755 directories, as Docker's
-    /// own tools write them.
-    pub fn from_store_paths(paths: &[PathBuf], store_dir: &Path, owner: Owner) -> Result<FsLayer> {
+    /// With `dir_mode`, the store directory and its parents come first as directories of
+    /// that mode (0755 as Docker's own tools write them; buildImage's are 0555).
+    pub fn from_store_paths(
+        paths: &[PathBuf],
+        store_dir: &Path,
+        dir_mode: Option<u32>,
+        owner: Owner,
+    ) -> Result<FsLayer> {
         // Nothing outside the store, and no nested paths (which would put the same files
         // in two layers).
         for path in paths {
@@ -83,7 +89,7 @@ impl FsLayer {
             .collect::<Result<_>>()?;
         let mut entries: Vec<Entry> = walked.into_iter().flatten().collect();
         sort_members(&mut entries);
-        let mut all = store_dir_entries(store_dir);
+        let mut all = dir_mode.map_or_else(Vec::new, |mode| store_dir_entries(store_dir, mode));
         all.extend(entries);
         let layer = FsLayer::new(paths.to_vec(), root.to_owned(), all, owner);
         Ok(FsLayer {
@@ -107,6 +113,14 @@ impl FsLayer {
         ))
     }
 
+    /// Leaves out the members whose name `drop` picks (ones another part of the same
+    /// layer writes).
+    pub fn drop_members(&mut self, drop: impl Fn(&[u8]) -> bool) {
+        self.entries.retain(|e| !drop(&e.name));
+        let size = self.entries.iter().map(|e| self.member_size(e)).sum();
+        self.members_size = size;
+    }
+
     /// A layer of `entries` (already in archive order) with its size computed.
     fn new(paths: Vec<PathBuf>, root: PathBuf, entries: Vec<Entry>, owner: Owner) -> FsLayer {
         let mut layer = FsLayer {
@@ -115,20 +129,23 @@ impl FsLayer {
             root,
             entries,
             owner,
-            size: 0,
+            members_size: 0,
         };
-        layer.size = layer
-            .entries
-            .iter()
-            .map(|e| layer.member_size(e))
-            .sum::<u64>()
-            + tar::END_OF_ARCHIVE.len() as u64;
+        layer.members_size = layer.entries.iter().map(|e| layer.member_size(e)).sum();
         layer
     }
 
-    /// Writes the layer tar to `out`, reading every file once. `target` names `out` in
-    /// error messages. Fails, naming the file, if a file's size differs from the plan.
+    /// Writes the layer as a tar of its own to `out` (see [`FsLayer::write_members_to`]).
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<()> {
+        self.write_members_to(out, target)?;
+        out.write_all(&tar::END_OF_ARCHIVE)
+            .map_err(|e| Error::write(target, e))
+    }
+
+    /// Writes the layer's members to `out`, reading every file once, without the
+    /// end-of-archive blocks. `target` names `out` in error messages. Fails, naming the
+    /// file, if a file is not the one planned.
+    pub fn write_members_to(&self, out: &mut impl Write, target: &str) -> Result<()> {
         let mut headers = Vec::with_capacity(tar::BLOCK as usize * 2);
         let mut buffer = Vec::new();
         let mut reader = None;
@@ -152,8 +169,7 @@ impl FsLayer {
                     .map_err(|e| Error::write(target, e))?;
             }
         }
-        out.write_all(&tar::END_OF_ARCHIVE)
-            .map_err(|e| Error::write(target, e))
+        Ok(())
     }
 
     /// Opens the regular file `source` of `entry` and checks it is the file planned: no
@@ -211,15 +227,16 @@ fn sort_members(entries: &mut Vec<Entry>) {
     entries.dedup_by(|a, b| a.name == b.name);
 }
 
-/// The store directory and each of its parents, as 0755 directories (`nix`, `nix/store`).
-fn store_dir_entries(store_dir: &Path) -> Vec<Entry> {
+/// The store directory and each of its parents (`nix`, `nix/store`), as directories of
+/// `mode`.
+fn store_dir_entries(store_dir: &Path, mode: u32) -> Vec<Entry> {
     let mut entries: Vec<Entry> = store_dir
         .ancestors()
         .filter(|a| a.parent().is_some())
         .map(|a| Entry {
             name: relative_name(Path::new("/"), a),
             kind: Kind::Directory,
-            mode: 0o755,
+            mode,
             size: 0,
             owner: None,
             identity: (0, 0),
@@ -366,7 +383,7 @@ mod tests {
     #[test]
     fn plan_sorts_members_and_predicts_the_size() {
         let (_dir, store, p) = fake_store();
-        let layer = FsLayer::from_store_paths(&[p], &store, owner()).unwrap();
+        let layer = FsLayer::from_store_paths(&[p], &store, Some(0o755), owner()).unwrap();
         let names: Vec<String> = layer
             .entries
             .iter()
@@ -386,17 +403,19 @@ mod tests {
         ]));
         let mut out = Vec::new();
         layer.write_to(&mut out, "test").unwrap();
-        assert_eq!(out.len() as u64, layer.size);
+        assert_eq!(out.len() as u64, layer.members_size + 1024);
     }
 
     #[test]
     fn hard_links_are_written_as_plain_files() {
         let (_dir, store, p) = fake_store();
-        let before = FsLayer::from_store_paths(std::slice::from_ref(&p), &store, owner()).unwrap();
+        let before =
+            FsLayer::from_store_paths(std::slice::from_ref(&p), &store, Some(0o755), owner())
+                .unwrap();
         let mut a = Vec::new();
         before.write_to(&mut a, "test").unwrap();
         fs::hard_link(p.join("bin/tool"), store.join("elsewhere")).unwrap();
-        let after = FsLayer::from_store_paths(&[p], &store, owner()).unwrap();
+        let after = FsLayer::from_store_paths(&[p], &store, Some(0o755), owner()).unwrap();
         let mut b = Vec::new();
         after.write_to(&mut b, "test").unwrap();
         assert_eq!(a, b);
@@ -405,7 +424,8 @@ mod tests {
     #[test]
     fn a_path_outside_the_store_is_refused() {
         let (_dir, store, _p) = fake_store();
-        let err = FsLayer::from_store_paths(&[PathBuf::from("/etc")], &store, owner()).unwrap_err();
+        let err = FsLayer::from_store_paths(&[PathBuf::from("/etc")], &store, Some(0o755), owner())
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -414,7 +434,7 @@ mod tests {
             )
         );
         let nested = store.join("00000000000000000000000000000000-pkg/bin");
-        assert!(FsLayer::from_store_paths(&[nested], &store, owner()).is_err());
+        assert!(FsLayer::from_store_paths(&[nested], &store, Some(0o755), owner()).is_err());
     }
 
     #[test]
@@ -422,7 +442,8 @@ mod tests {
         let (_dir, store, _p) = fake_store();
         let missing = store.join("11111111111111111111111111111111-gone");
         let err =
-            FsLayer::from_store_paths(std::slice::from_ref(&missing), &store, owner()).unwrap_err();
+            FsLayer::from_store_paths(std::slice::from_ref(&missing), &store, Some(0o755), owner())
+                .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -435,7 +456,9 @@ mod tests {
     #[test]
     fn a_file_that_grows_after_planning_is_an_error() {
         let (_dir, store, p) = fake_store();
-        let layer = FsLayer::from_store_paths(std::slice::from_ref(&p), &store, owner()).unwrap();
+        let layer =
+            FsLayer::from_store_paths(std::slice::from_ref(&p), &store, Some(0o755), owner())
+                .unwrap();
         fs::set_permissions(p.join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(p.join("bin/tool"), b"#!tool, now longer\n").unwrap();
         let err = layer.write_to(&mut Vec::new(), "test").unwrap_err();
@@ -462,7 +485,8 @@ mod tests {
         for (what, swap) in swaps {
             let (_dir, store, p) = fake_store();
             let layer =
-                FsLayer::from_store_paths(std::slice::from_ref(&p), &store, owner()).unwrap();
+                FsLayer::from_store_paths(std::slice::from_ref(&p), &store, Some(0o755), owner())
+                    .unwrap();
             swap(&p, outside.path());
             let mut out = Vec::new();
             let err = layer.write_to(&mut out, "test").unwrap_err().to_string();

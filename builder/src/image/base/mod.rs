@@ -16,6 +16,7 @@
 mod index;
 mod legacy_style;
 mod manifest_style;
+pub mod store_paths;
 #[cfg(test)]
 mod tests;
 
