@@ -41,5 +41,13 @@ in
 
   # nixpkgs' dockerTools keeps what stowage does not provide (pullImage, exportImage,
   # the example images, …); the functions stowage has replace nixpkgs' of the same name.
-  dockerTools = prev.dockerTools // stowageLib;
+  # buildImage with runAsRoot stays nixpkgs' (its VM) until stowage runs it too.
+  dockerTools =
+    let
+      keepRunAsRoot = ours: theirs: args: if (args.runAsRoot or null) != null then theirs args else ours args;
+    in
+    prev.dockerTools // stowageLib // {
+      buildImage = keepRunAsRoot stowageLib.buildImage prev.dockerTools.buildImage;
+      buildImageWithNixDb = keepRunAsRoot stowageLib.buildImageWithNixDb prev.dockerTools.buildImageWithNixDb;
+    };
 }

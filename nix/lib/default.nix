@@ -16,6 +16,9 @@ let
     buildLayeredImage = callLib ./buildLayeredImage.nix { inherit (lib) streamLayeredImage; };
     # As nixpkgs: buildLayeredImage with the contents registered in the image's Nix database.
     buildLayeredImageWithNixDb = args: lib.buildLayeredImage (args // { includeNixDB = true; });
+    buildImage = callLib ./buildImage.nix { inherit hostSystem; };
+    # As nixpkgs: buildImage with copyToRoot registered in the image's Nix database.
+    buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
   };
 in
 lib

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    closure, command, layer_listing, nix_build, nix_build_command, nix_eval_json,
-    nix_instantiate_command, oci_unpack, read_stream_conf, repo_file, run, run_failing, run_stdout,
-    store_hash_part, stream_into, temp_dir, DockerArchive, Engine,
+    build_archive, closure, command, eval_in, layer_listing, nix_build, nix_build_command,
+    nix_eval_json, nix_instantiate_command, oci_unpack, read_stream_conf, repo_file, run,
+    run_failing, run_stdout, store_hash_part, stream_into, temp_dir, DockerArchive, Engine,
 };
 use serde_json::{json, Value};
 
@@ -26,16 +26,12 @@ const LIBRARY: &str = "tests/nix/library.nix";
 /// Builds attribute `attr` of tests/nix/library.nix (result link in `dir`) and reads the
 /// archive, compressed or not.
 fn build(attr: &str, dir: &Path) -> (PathBuf, DockerArchive) {
-    let image = nix_build(LIBRARY, attr, dir);
-    let archive = DockerArchive::open_any(&image);
-    (image, archive)
+    build_archive(LIBRARY, attr, dir)
 }
 
 /// Evaluates `expr` (strictly, to JSON), in which `l` is tests/nix/library.nix.
 fn eval(expr: &str) -> Value {
-    nix_eval_json(&format!(
-        "let l = import ./{LIBRARY} {{ inherit stowageBinary; }}; in {expr}"
-    ))
+    eval_in(LIBRARY, expr)
 }
 
 /// The output path of attribute `attr` of tests/nix/library.nix, evaluated only.

@@ -117,6 +117,9 @@ pub enum NixArgs {
     /// Write the customisation layer (`layer.tar` and `checksum`) to $out: `contents`
     /// merged into a root, `extraCommands`, `fakeRootCommands`, `perms`, includeNixDB.
     CustomisationLayer,
+    /// Write buildImage's docker-archive to $out: the base's layers and one new layer of
+    /// `copyToRoot`, `extraCommands` and the store paths the base lacks.
+    BuildImage,
 }
 
 /// Runs the parsed command line.
@@ -142,6 +145,7 @@ pub fn run(cli: Cli) -> Result<()> {
             NixArgs::StreamScript => nix::NixCommand::StreamScript,
             NixArgs::Archive => nix::NixCommand::Archive,
             NixArgs::CustomisationLayer => nix::NixCommand::CustomisationLayer,
+            NixArgs::BuildImage => nix::NixCommand::BuildImage,
         }),
     }
 }

@@ -2,12 +2,12 @@
 //! reads the derivation's `.attrs.json` (`__structuredAttrs = true`, schemas in
 //! [`crate::conf::attrs`]) and writes `outputs.out`; no shell is involved.
 
-use crate::commands::{image, layers};
+use crate::commands::{build_image, image, layers};
 use crate::conf::attrs::{
     attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, StreamScriptAttrs, WriteJsonAttrs,
 };
 use crate::customisation::perms::PermRule;
-use crate::customisation::CustomisationSpec;
+use crate::customisation::{CustomisationSpec, Merge};
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
@@ -24,6 +24,7 @@ pub enum NixCommand {
     StreamScript,
     Archive,
     CustomisationLayer,
+    BuildImage,
 }
 
 /// Runs one Nix builder command.
@@ -39,6 +40,12 @@ pub fn run(command: NixCommand) -> Result<()> {
         NixCommand::CustomisationLayer => {
             customisation_layer(&attrs_file, read_attrs(&attrs_file)?)
         }
+        NixCommand::BuildImage => build_image::build_image(
+            &attrs_file,
+            read_attrs(&attrs_file)?,
+            &store_dir(),
+            &build_dir()?,
+        ),
         NixCommand::Archive => {
             let attrs: ArchiveAttrs = read_attrs(&attrs_file)?;
             let plan = image::plan_from_conf(&attrs.stream_script, None)?;
@@ -79,8 +86,7 @@ fn stream_script(attrs_file: &Path, attrs: StreamScriptAttrs) -> Result<()> {
 /// Builds the customisation layer in the build directory.
 fn customisation_layer(attrs_file: &Path, attrs: CustomisationAttrs) -> Result<()> {
     let bad = |m: String| Error::conf(attrs_file, m);
-    let store_dir =
-        std::env::var_os("NIX_STORE").map_or_else(|| PathBuf::from("/nix/store"), PathBuf::from);
+    let store_dir = store_dir();
     let perms = attrs
         .perms
         .into_iter()
@@ -95,6 +101,7 @@ fn customisation_layer(attrs_file: &Path, attrs: CustomisationAttrs) -> Result<(
     let mtime = Timestamp::parse(&attrs.mtime).map_err(|m| bad(format!("mtime: {m}")))?;
     let spec = CustomisationSpec {
         contents: attrs.contents,
+        merge: Merge::Symlinks,
         extra_commands: attrs.extra_commands,
         fake_root_commands: attrs.fake_root_commands,
         enable_fakechroot: attrs.enable_fakechroot,
@@ -105,8 +112,17 @@ fn customisation_layer(attrs_file: &Path, attrs: CustomisationAttrs) -> Result<(
         mtime: mtime.unix_seconds(),
         user: attrs.uname,
     };
-    let work = std::env::current_dir().map_err(|e| Error::read(Path::new("."), e))?;
-    crate::customisation::build(&spec, &work, &attrs.outputs.out)
+    crate::customisation::build(&spec, &build_dir()?, &attrs.outputs.out)
+}
+
+/// The Nix store the build runs with (`NIX_STORE`, as Nix sets it in the sandbox).
+fn store_dir() -> PathBuf {
+    std::env::var_os("NIX_STORE").map_or_else(|| PathBuf::from("/nix/store"), PathBuf::from)
+}
+
+/// The build directory, which is the working directory of a Nix builder.
+fn build_dir() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|e| Error::read(Path::new("."), e))
 }
 
 /// Writes a small output file with the given mode.

@@ -105,3 +105,48 @@ pub fn read_attrs<T: DeserializeOwned>(file: &Path) -> Result<T> {
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
 }
+
+/// `stowage nix build-image`: buildImage's one derivation.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildImageAttrs {
+    pub outputs: Outputs,
+    /// The repository name (lower-cased by the library).
+    pub image_name: String,
+    /// `null`: the hash part of this output's store path, as nixpkgs.
+    #[serde(default)]
+    pub image_tag: Option<String>,
+    #[serde(default)]
+    pub from_image: Option<PathBuf>,
+    /// Directories merged into the root by copying (`copyToRoot`, or `contents`).
+    #[serde(default)]
+    pub copy_to_root: Vec<PathBuf>,
+    #[serde(default)]
+    pub keep_contents_dirlinks: bool,
+    /// The runtime config; `null` for none.
+    #[serde(default)]
+    pub config: Value,
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+    pub created: String,
+    /// Owner of the files of `copyToRoot` and `extraCommands` in the layer.
+    #[serde(default)]
+    pub uid: u64,
+    #[serde(default)]
+    pub gid: u64,
+    #[serde(default)]
+    pub extra_commands: String,
+    #[serde(default)]
+    pub tools: Option<PathBuf>,
+    /// The closure of `copyToRoot` and of the config file (`exportReferencesGraph`).
+    pub graph: Vec<GraphEntry>,
+    /// Store paths of the graph that are not part of the image (the config file).
+    #[serde(default)]
+    pub exclude: Vec<PathBuf>,
+    /// The closure to register in the image's Nix database (includeNixDB).
+    #[serde(default)]
+    pub nix_db_graph: Option<Vec<GraphEntry>>,
+    #[serde(default = "no_compression")]
+    pub compressor: Compression,
+}

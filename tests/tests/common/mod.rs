@@ -53,6 +53,22 @@ pub fn nix_build(file: &str, attr: &str, dir: &Path) -> PathBuf {
     nix_build_with_link(nix_build_command(file, attr, &[]), &link)
 }
 
+/// Builds attribute `attr` of the Nix file `file` (result link in `dir`) and reads the
+/// archive, compressed or not.
+pub fn build_archive(file: &str, attr: &str, dir: &Path) -> (PathBuf, DockerArchive) {
+    let image = nix_build(file, attr, dir);
+    let archive = DockerArchive::open_any(&image);
+    (image, archive)
+}
+
+/// Evaluates `expr` (strictly, to JSON), in which `l` is the Nix file `file` of the
+/// repository called with the suite's stowage binary.
+pub fn eval_in(file: &str, expr: &str) -> Value {
+    nix_eval_json(&format!(
+        "let l = import ./{file} {{ inherit stowageBinary; }}; in {expr}"
+    ))
+}
+
 /// Evaluates a Nix expression in the repository's root, where `stowageBinary` is bound
 /// to [`stowage_binary`], and returns its JSON value.
 pub fn nix_eval_json(expr: &str) -> Value {

@@ -1,0 +1,226 @@
+# Images of buildImage and buildImageWithNixDb for tests/tests/build_image.rs: one per
+# argument, and twins of nixpkgs' docker-tools subtests that use buildImage (stable and
+# unstable date, imageTag, compressors, layers order, environment variables, image with
+# path, architecture, on top of layered, nix store initialized, prefixed name, repeated
+# overrideAttrs). Every image has a name of its own under `stowage-bi/`, so the tests can
+# load them concurrently.
+#
+#   nix-build tests/nix/build-image.nix -A child --option sandbox true
+{
+  stowageBinary ? import ../../nix/static-binary.nix,
+  busybox ? /usr/bin/busybox,
+  system ? builtins.currentSystem,
+}:
+let
+  support = import ../../nix/test-support.nix { inherit stowageBinary busybox system; };
+  inherit (support) lib tools;
+
+  # A package with a file, a relative symlink and a symlink to a directory.
+  linked = derivation {
+    name = "stowage-bi-linked";
+    inherit system;
+    builder = support.busybox;
+    args = [
+      "sh"
+      "-c"
+      ''
+        bb=${support.busybox}
+        $bb mkdir -p $out/share/data $out/etc
+        echo data > $out/share/data/file
+        $bb ln -s ../share/data $out/etc/data-link
+        $bb ln -s file $out/share/data/relative
+      ''
+    ];
+  };
+
+  # nixpkgs' layersOrder: three images, each overwriting files of the one below.
+  layer = n: from: lib.buildImage {
+    name = "stowage-bi/l${toString n}";
+    tag = "latest";
+    fromImage = from;
+    copyToRoot = if n == 3 then tools else null;
+    compressor = "none";
+    extraCommands = ''
+      mkdir -p tmp
+      ${builtins.concatStringsSep "\n" (map (i: "echo layer${toString n} > tmp/layer${toString i}") (builtins.genList (i: i + n) (4 - n)))}
+    '';
+  };
+  l1 = layer 1 null;
+  l2 = layer 2 l1;
+in
+rec {
+  inherit tools linked;
+
+  # nixpkgs' `bash`: copyToRoot, tag, default created.
+  bash = lib.buildImage {
+    name = "stowage-bi/bash";
+    tag = "latest";
+    copyToRoot = tools;
+    config.Cmd = [ "/bin/sh" "-c" "echo hello from buildImage" ];
+  };
+
+  # tag = null: the hash part of the image's own output path.
+  noTag = lib.buildImage {
+    name = "Stowage-BI/No-Tag";
+    copyToRoot = tools;
+    compressor = "none";
+  };
+
+  uncompressed = lib.buildImage {
+    name = "stowage-bi/uncompressed";
+    tag = "latest";
+    compressor = "none";
+    copyToRoot = tools;
+  };
+
+  zstd = lib.buildImage {
+    name = "stowage-bi/zstd";
+    tag = "latest";
+    compressor = "zstd";
+    copyToRoot = tools;
+  };
+
+  unstableDate = lib.buildImage {
+    name = "stowage-bi/unstable-date";
+    tag = "latest";
+    created = "now";
+    compressor = "none";
+  };
+
+  # nixpkgs' environmentVariables: Env is the parent's followed by the child's.
+  parent = lib.buildImage {
+    name = "stowage-bi/parent";
+    tag = "latest";
+    compressor = "none";
+    config = {
+      Env = [ "FROM_PARENT=true" "LAST_LAYER=parent" ];
+      WorkingDir = "/parent-wd";
+      Labels.from = "parent";
+    };
+  };
+  child = lib.buildImage {
+    name = "stowage-bi/child";
+    tag = "latest";
+    fromImage = parent;
+    copyToRoot = tools;
+    compressor = "none";
+    config = {
+      Env = [ "FROM_CHILD=true" "LAST_LAYER=child" ];
+      Cmd = [ "/bin/sh" "-c" "env; pwd" ];
+    };
+  };
+
+  layersOrder = layer 3 l2;
+
+  # The closure of copyToRoot (tools) is in the base already: the new layer has no
+  # store paths, and no nix/store entries either.
+  overBash = lib.buildImage {
+    name = "stowage-bi/over-bash";
+    tag = "latest";
+    fromImage = uncompressed;
+    copyToRoot = linked;
+    compressor = "none";
+  };
+
+  # nixpkgs' layered-on-top: buildImage over a gzipped buildLayeredImage.
+  layered = lib.buildLayeredImage {
+    name = "stowage-bi/layered";
+    tag = "latest";
+    contents = [ tools ];
+  };
+  layeredOnTop = lib.buildImage {
+    name = "stowage-bi/layered-on-top";
+    tag = "latest";
+    fromImage = layered;
+    extraCommands = ''
+      mkdir ./example-output
+      chmod 777 ./example-output
+    '';
+    config = {
+      Env = [ "PATH=${tools}/bin/" ];
+      WorkingDir = "/example-output";
+      Cmd = [ "${tools}/bin/sh" "-c" "echo hello > foo; cat foo" ];
+    };
+  };
+
+  # nixpkgs' build-image-with-path and -architecture: a bare path in copyToRoot, and an
+  # explicit architecture written as given.
+  withPath = lib.buildImage {
+    name = "stowage-bi/with-path";
+    tag = "latest";
+    copyToRoot = [ tools ./fixture-tree ];
+    compressor = "none";
+  };
+  withArchitecture = lib.buildImage {
+    name = "stowage-bi/with-architecture";
+    tag = "latest";
+    architecture = "arm64";
+    copyToRoot = [ tools ./fixture-tree ];
+    compressor = "none";
+  };
+
+  # Owners and dirlinks: uid/gid on copyToRoot's files (store paths stay root's); a
+  # symlink to a directory copied as the directory, or kept with keepContentsDirlinks.
+  owned = lib.buildImage {
+    name = "stowage-bi/owned";
+    tag = "latest";
+    uid = 1000;
+    gid = 1001;
+    copyToRoot = linked;
+    compressor = "none";
+  };
+  dirlinksKept = lib.buildImage {
+    name = "stowage-bi/dirlinks-kept";
+    tag = "latest";
+    keepContentsDirlinks = true;
+    copyToRoot = linked;
+    compressor = "none";
+  };
+
+  # The deprecated name of copyToRoot.
+  deprecatedContents = lib.buildImage {
+    name = "stowage-bi/deprecated-contents";
+    tag = "latest";
+    contents = linked;
+    compressor = "none";
+  };
+
+  # nixpkgs' `nix`: buildImageWithNixDb registers copyToRoot's closure.
+  nixDb = lib.buildImageWithNixDb {
+    name = "stowage-bi/nix-db";
+    tag = "latest";
+    copyToRoot = [ tools linked ];
+    compressor = "none";
+  };
+
+  # nixpkgs' repeated-layers test builds its image this way: overrideAttrs must rebuild
+  # with the new fromImage.
+  overridden = (lib.buildImage {
+    name = "stowage-bi/overridden";
+    tag = "latest";
+    compressor = "none";
+  }).overrideAttrs (_: { fromImage = uncompressed; });
+
+  # nixpkgs' prefixedImage: a registry prefix stays in the repository.
+  prefixed = lib.buildImage {
+    name = "registry-1.docker.io/stowage-bi/image";
+    tag = "latest";
+    compressor = "none";
+    config.Cmd = [ "${tools}/bin/true" ];
+  };
+
+  # Errors at evaluation.
+  withRunAsRoot = lib.buildImage {
+    name = "stowage-bi/run-as-root";
+    runAsRoot = "touch /example-file";
+  };
+  bothContents = lib.buildImage {
+    name = "stowage-bi/both-contents";
+    contents = linked;
+    copyToRoot = linked;
+  };
+  unknownArgument = lib.buildImage {
+    name = "stowage-bi/unknown";
+    copyToRoots = linked;
+  };
+}

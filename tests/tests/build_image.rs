@@ -1,0 +1,331 @@
+//! buildImage and buildImageWithNixDb: every argument with an image of
+//! tests/nix/build-image.nix whose result would differ if the argument were ignored, and
+//! twins of nixpkgs' docker-tools subtests that use buildImage. Checked in the running
+//! container (Docker, and podman with runc), in `image inspect`, and in the archive where
+//! running cannot show it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{
+    build_archive, eval_in, layer_listing, nix_instantiate_command, run_failing, store_hash_part,
+    temp_dir, DockerArchive, Engine,
+};
+use serde_json::{json, Value};
+
+/// The Nix file of the images these tests build.
+const IMAGES: &str = "tests/nix/build-image.nix";
+
+/// Builds attribute `attr` of tests/nix/build-image.nix (result link in `dir`).
+fn build(attr: &str, dir: &Path) -> (PathBuf, DockerArchive) {
+    build_archive(IMAGES, attr, dir)
+}
+
+/// Evaluates `expr`, in which `l` is tests/nix/build-image.nix.
+fn eval(expr: &str) -> Value {
+    eval_in(IMAGES, expr)
+}
+
+/// Loads `image` into `engine` and runs a container of it with `args`.
+fn run_in(engine: Engine, image: &Path, archive: &DockerArchive, args: &[&str]) -> String {
+    engine.load(image);
+    engine.run(&archive.image_id(), &[], args)
+}
+
+/// The listing of the archive's top layer (`path mode uid:gid …`).
+fn top_layer(archive: &DockerArchive) -> Vec<String> {
+    let (_, layer) = archive.layers.last().expect("an image has a layer");
+    layer_listing(layer)
+}
+
+/// The line of `listing` for the member `path`, if there is one.
+fn line<'a>(listing: &'a [String], path: &str) -> Option<&'a String> {
+    listing.iter().find(|l| l.split(' ').next() == Some(path))
+}
+
+#[test]
+fn bash_runs_with_a_stable_date_and_its_tag() {
+    let dir = temp_dir();
+    let (image, archive) = build("bash", dir.path());
+    assert!(image.to_string_lossy().ends_with("-bash.tar.gz"));
+    assert_eq!(archive.repo_tag(), "stowage-bi/bash:latest");
+    assert_eq!(archive.config["created"], "1970-01-01T00:00:01Z");
+    for engine in [Engine::Docker, Engine::Podman] {
+        let out = run_in(engine, &image, &archive, &[]);
+        assert_eq!(out.trim(), "hello from buildImage", "{engine:?}");
+    }
+    // nixpkgs' members: no `./` prefix, and `repositories` for old loaders.
+    let config = archive.config_name.clone();
+    let mut top: Vec<&str> = archive
+        .members
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !m.starts_with("layers/"))
+        .collect();
+    top.sort();
+    assert_eq!(top, [config.as_str(), "manifest.json", "repositories"]);
+}
+
+#[test]
+fn tag_null_is_the_hash_of_the_image_and_image_tag_says_so() {
+    let dir = temp_dir();
+    let (image, archive) = build("noTag", dir.path());
+    let attrs = eval("{ inherit (l.noTag) imageName imageTag; }");
+    let tag = store_hash_part(&image.to_string_lossy());
+    assert_eq!(
+        attrs,
+        json!({ "imageName": "stowage-bi/no-tag", "imageTag": tag })
+    );
+    assert_eq!(archive.repo_tag(), format!("stowage-bi/no-tag:{tag}"));
+    let loaded = Engine::Docker.load(&image);
+    assert!(
+        loaded.contains(&format!("stowage-bi/no-tag:{tag}")),
+        "{loaded}"
+    );
+}
+
+#[test]
+fn every_compressor_loads_where_its_engine_takes_it() {
+    let dir = temp_dir();
+    for (attr, suffix, magic) in [
+        ("uncompressed", ".tar", &b""[..]),
+        ("zstd", ".tar.zst", &[0x28, 0xb5, 0x2f, 0xfd][..]),
+        ("bash", ".tar.gz", &[0x1f, 0x8b][..]),
+    ] {
+        let (image, archive) = build(attr, dir.path());
+        assert!(
+            image.to_string_lossy().ends_with(suffix),
+            "{}",
+            image.display()
+        );
+        let bytes = std::fs::read(&image).expect("read the image");
+        assert!(bytes.starts_with(magic), "{attr}");
+        for engine in [Engine::Docker, Engine::Podman] {
+            let out = run_in(engine, &image, &archive, &["/bin/sh", "-c", "echo ran"]);
+            assert_eq!(out.trim(), "ran", "{attr} in {engine:?}");
+        }
+    }
+}
+
+#[test]
+fn created_now_is_not_the_fixed_date() {
+    let dir = temp_dir();
+    let (_, archive) = build("unstableDate", dir.path());
+    let created = archive.config["created"].as_str().expect("created");
+    assert_ne!(created, "1970-01-01T00:00:01Z");
+    assert!(created.starts_with("20"), "{created}");
+}
+
+#[test]
+fn env_is_the_parents_then_the_childs_and_the_rest_is_inherited() {
+    let dir = temp_dir();
+    let (image, archive) = build("child", dir.path());
+    assert_eq!(
+        archive.layers.len(),
+        2,
+        "the parent's layer and one new layer"
+    );
+    assert_eq!(
+        archive.config["config"]["Env"],
+        json!([
+            "FROM_PARENT=true",
+            "LAST_LAYER=parent",
+            "FROM_CHILD=true",
+            "LAST_LAYER=child"
+        ])
+    );
+    assert_eq!(
+        archive.config["config"]["Labels"],
+        json!({ "from": "parent" })
+    );
+    for engine in [Engine::Docker, Engine::Podman] {
+        let out = run_in(engine, &image, &archive, &[]);
+        let lines: Vec<&str> = out.lines().collect();
+        for expected in [
+            "FROM_PARENT=true",
+            "FROM_CHILD=true",
+            "LAST_LAYER=child",
+            "/parent-wd",
+        ] {
+            assert!(lines.contains(&expected), "{expected} in {engine:?}: {out}");
+        }
+        assert!(!lines.contains(&"LAST_LAYER=parent"), "{engine:?}: {out}");
+    }
+}
+
+#[test]
+fn layers_keep_their_order_under_the_new_one() {
+    let dir = temp_dir();
+    let (image, archive) = build("layersOrder", dir.path());
+    assert_eq!(archive.layers.len(), 3);
+    Engine::Docker.load(&image);
+    for i in 1..=3 {
+        let file = format!("/tmp/layer{i}");
+        let out = Engine::Docker.run(&archive.image_id(), &[], &["/bin/cat", &file]);
+        assert_eq!(out.trim(), format!("layer{i}"));
+    }
+}
+
+#[test]
+fn the_new_layer_holds_only_store_paths_the_base_lacks() {
+    let dir = temp_dir();
+    let (_, base) = build("uncompressed", dir.path());
+    let tools = eval("l.tools.outPath");
+    let tools = tools.as_str().expect("a path").trim_start_matches('/');
+    // The base got tools' closure, after `nix` and `nix/store` as 0555 directories.
+    let base_layer = top_layer(&base);
+    assert!(line(&base_layer, "nix/").is_some_and(|l| l.starts_with("nix/ 555 0:0")));
+    assert!(line(&base_layer, "nix/store/").is_some_and(|l| l.starts_with("nix/store/ 555 0:0")));
+    assert!(line(&base_layer, &format!("{tools}/")).is_some());
+
+    let (_, over) = build("overBash", dir.path());
+    let listing = top_layer(&over);
+    assert!(
+        line(&listing, &format!("{tools}/")).is_none(),
+        "tools is in the base"
+    );
+    assert!(
+        line(&listing, "nix/store/").is_none(),
+        "the base has the store"
+    );
+    let linked = eval("l.linked.outPath");
+    let linked = linked.as_str().expect("a path").trim_start_matches('/');
+    assert!(
+        line(&listing, &format!("{linked}/")).is_some(),
+        "{listing:#?}"
+    );
+}
+
+#[test]
+fn build_image_works_on_top_of_a_layered_image() {
+    let dir = temp_dir();
+    let (image, archive) = build("layeredOnTop", dir.path());
+    let (_, layered) = build("layered", dir.path());
+    assert_eq!(archive.layers.len(), layered.layers.len() + 1);
+    for engine in [Engine::Docker, Engine::Podman] {
+        let out = run_in(engine, &image, &archive, &[]);
+        assert_eq!(out.trim(), "hello", "{engine:?}");
+    }
+}
+
+#[test]
+fn a_bare_path_lands_at_the_root_and_architecture_is_written_as_given() {
+    let dir = temp_dir();
+    let (image, archive) = build("withPath", dir.path());
+    let out = run_in(
+        Engine::Docker,
+        &image,
+        &archive,
+        &["/bin/cat", "/share/doc/README"],
+    );
+    assert!(!out.is_empty());
+    let (_, arm) = build("withArchitecture", dir.path());
+    assert_eq!(arm.config["architecture"], "arm64");
+    assert!(line(&top_layer(&arm), "share/doc/README").is_some());
+}
+
+#[test]
+fn uid_and_gid_own_copy_to_root_and_store_paths_stay_roots() {
+    let dir = temp_dir();
+    let (_, archive) = build("owned", dir.path());
+    let listing = top_layer(&archive);
+    let file = line(&listing, "share/data/file").expect("the file is copied");
+    assert!(file.starts_with("share/data/file 444 1000:1001"), "{file}");
+    let linked = eval("l.linked.outPath");
+    let linked = linked.as_str().expect("a path").trim_start_matches('/');
+    let store = line(&listing, &format!("{linked}/share/data/file")).expect("the store path");
+    assert!(store.contains(" 0:0 "), "{store}");
+}
+
+#[test]
+fn dirlinks_are_copied_as_directories_unless_kept() {
+    let dir = temp_dir();
+    let (_, copied) = build("owned", dir.path());
+    let listing = top_layer(&copied);
+    let link = line(&listing, "etc/data-link/").expect("a directory");
+    assert!(link.ends_with(" dir"), "{link}");
+    assert!(line(&listing, "etc/data-link/file").is_some());
+    let relative = line(&listing, "share/data/relative").expect("the relative link");
+    assert!(relative.ends_with("symlink -> file"), "{relative}");
+
+    let (_, kept) = build("dirlinksKept", dir.path());
+    let listing = top_layer(&kept);
+    let link = line(&listing, "etc/data-link").expect("a symlink");
+    assert!(link.ends_with("symlink -> ../share/data"), "{link}");
+    assert!(line(&listing, "etc/data-link/file").is_none());
+
+    let (_, deprecated) = build("deprecatedContents", dir.path());
+    assert!(line(&top_layer(&deprecated), "etc/data-link/file").is_some());
+}
+
+#[test]
+fn nix_db_registers_copy_to_root_closure() {
+    let dir = temp_dir();
+    let (_, archive) = build("nixDb", dir.path());
+    let listing = top_layer(&archive);
+    assert!(
+        line(&listing, "nix/var/nix/db/db.sqlite").is_some(),
+        "{listing:#?}"
+    );
+    let linked = eval("l.linked.outPath");
+    let name = linked
+        .as_str()
+        .expect("a path")
+        .rsplit('/')
+        .next()
+        .expect("a name");
+    let root = format!("nix/var/nix/gcroots/docker/{name}");
+    assert!(line(&listing, &root).is_some(), "{listing:#?}");
+    // `nix` is written once, as the store part has it.
+    assert_eq!(listing.iter().filter(|l| l.starts_with("nix/ ")).count(), 1);
+}
+
+#[test]
+fn override_attrs_rebuilds_with_the_new_base() {
+    let dir = temp_dir();
+    let (image, archive) = build("overridden", dir.path());
+    let (_, base) = build("uncompressed", dir.path());
+    assert_eq!(archive.layers.len(), base.layers.len() + 1);
+    let out = run_in(
+        Engine::Docker,
+        &image,
+        &archive,
+        &["/bin/sh", "-c", "echo over"],
+    );
+    assert_eq!(out.trim(), "over");
+}
+
+#[test]
+fn a_registry_prefix_stays_in_the_repository() {
+    let dir = temp_dir();
+    let (image, archive) = build("prefixed", dir.path());
+    assert!(image.to_string_lossy().ends_with("-image.tar"));
+    assert_eq!(
+        archive.repo_tag(),
+        "registry-1.docker.io/stowage-bi/image:latest"
+    );
+    let loaded = Engine::Docker.load(&image);
+    assert!(
+        loaded.contains("registry-1.docker.io/stowage-bi/image:latest"),
+        "{loaded}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_refused_at_evaluation() {
+    for (attr, expected) in [
+        (
+            "withRunAsRoot",
+            "stowage: stowage-bi/run-as-root: runAsRoot is not supported by stowage yet",
+        ),
+        (
+            "bothContents",
+            "give copyToRoot or its deprecated name contents, not both",
+        ),
+        ("unknownArgument", "copyToRoots"),
+    ] {
+        let err = run_failing(nix_instantiate_command(IMAGES, attr));
+        assert!(err.contains(expected), "{attr}: {err}");
+    }
+}
