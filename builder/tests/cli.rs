@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 /// A two-store-layer image with a customisation layer: the conf and the archive's bytes.
@@ -206,6 +206,52 @@ fn a_base_image_contributes_its_layers_and_config_first() {
     assert_eq!(image.config["config"]["WorkingDir"], json!("/srv"));
     assert_eq!(image.config["config"]["Cmd"], json!(["/app"]));
     assert_eq!(image.config["history"].as_array().unwrap().len(), 2);
+}
+
+/// Writes `conf` (a JSON conf file) again behind a `#!` line: a stream script.
+fn as_stream_script(conf: &Path) -> PathBuf {
+    let script = conf.with_extension("stream");
+    let mut text =
+        b"#!/nix/store/00000000000000000000000000000000-stowage/bin/stowage stream\n".to_vec();
+    text.extend(fs::read(conf).unwrap());
+    fs::write(&script, text).unwrap();
+    script
+}
+
+#[test]
+fn a_stream_script_is_a_base_image_as_its_archive_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, lib) = fixture_store_paths();
+    let base_dir = dir.path().join("base");
+    fs::create_dir(&base_dir).unwrap();
+    let base_conf = write_conf(&base_dir, json!({"store_layers": [[lib]]}));
+    let base_archive =
+        DockerArchive::from_bytes(&run(stowage().arg("stream").arg(&base_conf)).stdout);
+
+    let script = as_stream_script(&base_conf);
+    let conf = write_conf(
+        dir.path(),
+        json!({"store_layers": [[app]], "from_image": script}),
+    );
+    let image = DockerArchive::from_bytes(&run(stowage().arg("stream").arg(&conf)).stdout);
+    assert_eq!(image.layers.len(), 2);
+    assert_eq!(image.layers[0].1, base_archive.layers[0].1);
+}
+
+#[test]
+fn a_stream_script_that_is_its_own_base_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("self.stream");
+    let conf = write_conf(dir.path(), json!({"from_image": script}));
+    fs::rename(as_stream_script(&conf), &script).unwrap();
+    let err = error_of(stowage().arg("stream").arg(&script));
+    assert!(
+        err.contains(
+            "is a stream script whose bases nest deeper than 64; does it name itself as fromImage?"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -143,6 +143,21 @@ rec {
     };
   };
 
+  # A streamLayeredImage result as fromImage: streamed, as `$script | docker load` would.
+  stream = lib.streamLayeredImage {
+    name = "stowage-bi/stream";
+    tag = "latest";
+    contents = [ tools ];
+  };
+  onStream = lib.buildImage {
+    name = "stowage-bi/on-stream";
+    tag = "latest";
+    fromImage = stream;
+    copyToRoot = linked;
+    compressor = "none";
+    config.Cmd = [ "/bin/cat" "/share/data/file" ];
+  };
+
   # nixpkgs' build-image-with-path and -architecture: a bare path in copyToRoot, and an
   # explicit architecture written as given.
   withPath = lib.buildImage {

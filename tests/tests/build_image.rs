@@ -210,6 +210,25 @@ fn build_image_works_on_top_of_a_layered_image() {
 }
 
 #[test]
+fn a_stream_script_is_a_base_image() {
+    let dir = temp_dir();
+    let (image, archive) = build("onStream", dir.path());
+    let stream = eval("l.stream.outPath");
+    let layered = common::DockerArchive::from_bytes(
+        &common::run(std::process::Command::new(stream.as_str().expect("a path"))).stdout,
+    );
+    assert_eq!(archive.layers.len(), layered.layers.len() + 1);
+    assert_eq!(archive.layers[0].1, layered.layers[0].1);
+    for engine in [Engine::Docker, Engine::Podman] {
+        assert_eq!(
+            run_in(engine, &image, &archive, &[]).trim(),
+            "data",
+            "{engine:?}"
+        );
+    }
+}
+
+#[test]
 fn a_bare_path_lands_at_the_root_and_architecture_is_written_as_given() {
     let dir = temp_dir();
     let (image, archive) = build("withPath", dir.path());

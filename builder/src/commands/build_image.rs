@@ -3,13 +3,13 @@
 //! root tree (then `extraCommands`, and the Nix database with includeNixDB), owned by
 //! `uid`:`gid`, followed by the store paths of its closure that the base lacks.
 
+use crate::commands::from_image::read_from_image;
 use crate::conf::attrs::BuildImageAttrs;
 use crate::customisation::{self, CustomisationSpec, Merge};
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use crate::image::archive;
-use crate::image::base::read_base_image;
 use crate::image::base::store_paths::{base_store, BaseStore};
 use crate::image::layer::{Layer, LayerSource};
 use crate::image::plan::{EnvMerge, ImagePlan, ImageSpec};
@@ -37,7 +37,7 @@ pub fn build_image(
     let base = attrs
         .from_image
         .as_deref()
-        .map(read_base_image)
+        .map(read_from_image)
         .transpose()?;
     let in_base = match &base {
         Some(base) => base_store(&base.layers, store_dir)?,

@@ -1,11 +1,12 @@
 //! `stowage stream` and `stowage build`, and the Nix library's archive: a conf read,
 //! its store layers planned, and the image written.
 
+use crate::commands::from_image::read_from_image;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::image::archive;
-use crate::image::base::{read_base_image, BaseImage};
+use crate::image::base::BaseImage;
 use crate::image::plan::{self, ImagePlan, StoreLayers};
 use crate::layering::{self, FixedLayers, Plan};
 use crate::tar::compression::Compression;
@@ -29,7 +30,7 @@ pub fn resolve(conf: Conf, file: &Path) -> Result<ResolvedConf> {
     let base = conf
         .from_image
         .as_deref()
-        .map(read_base_image)
+        .map(read_from_image)
         .transpose()?;
     let mut store = StoreLayers {
         store_dir,

@@ -1,11 +1,11 @@
 //! `stowage layers`: shows how the store paths of a closure would be layered, and why,
 //! without writing an image. What a user runs to understand and tune their layering.
 
+use crate::commands::from_image::read_from_image;
 use crate::commands::image;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::{legacy, Graph, GraphEntry};
-use crate::image::base::read_base_image;
 use crate::layering::{self, AlgorithmName, FixedLayers, Plan, PlannedLayer, Settings};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -106,7 +106,7 @@ fn settings(
             let base = conf
                 .from_image
                 .as_deref()
-                .map(read_base_image)
+                .map(read_from_image)
                 .transpose()?;
             image::fixed_layers(conf, base.as_ref())
         }

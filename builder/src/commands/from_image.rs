@@ -1,0 +1,62 @@
+//! `fromImage` as the front ends take it: a docker-archive of any style the base reader
+//! knows, or a streamLayeredImage result (a conf behind a `#!` line), which is streamed
+//! into a temporary file first, as `$script | docker load` would read it.
+
+use crate::commands::image::plan_from_conf;
+use crate::error::{Error, Result};
+use crate::image::archive;
+use crate::image::base::{read_base_image, BaseImage};
+use std::cell::Cell;
+use std::io::Read;
+use std::path::Path;
+
+/// How many stream scripts may stand on each other: a conf naming itself as its base
+/// must fail, not recurse until the stack runs out.
+const MAX_DEPTH: usize = 64;
+
+thread_local! {
+    /// How many stream scripts are being read as bases on this thread right now.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Reads the base image at `path`.
+pub fn read_from_image(path: &Path) -> Result<BaseImage> {
+    if !is_stream_script(path)? {
+        return read_base_image(path);
+    }
+    let depth = DEPTH.get();
+    if depth >= MAX_DEPTH {
+        return Err(Error::base_image(
+            path,
+            format!("is a stream script whose bases nest deeper than {MAX_DEPTH}; does it name itself as fromImage?"),
+        ));
+    }
+    DEPTH.set(depth + 1);
+    let result = stream_to_base(path);
+    DEPTH.set(depth);
+    result
+}
+
+/// Whether `path` starts with `#!` (a stream script; archives start with a member name
+/// or compression magic).
+fn is_stream_script(path: &Path) -> Result<bool> {
+    let mut start = [0u8; 2];
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::base_image(path, format!("cannot open: {e}; check fromImage")))?;
+    let n = file
+        .take(2)
+        .read(&mut start)
+        .map_err(|e| Error::read(path, e))?;
+    Ok(n == 2 && &start == b"#!")
+}
+
+/// Streams the image of the conf `script` into an anonymous temporary file and reads
+/// that as the base (its handles keep the file alive).
+fn stream_to_base(script: &Path) -> Result<BaseImage> {
+    let plan = plan_from_conf(script, None)?;
+    let temp = tempfile::NamedTempFile::new()
+        .map_err(|e| Error::write("a temporary file for the base image", e))?;
+    let mut file = temp.as_file();
+    archive::stream(&plan, &mut file, "a temporary file for the base image")?;
+    read_base_image(temp.path())
+}
