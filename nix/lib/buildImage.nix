@@ -6,7 +6,8 @@
 # `copyToRoot` copied into the root (a symlink to a directory becomes the directory
 # unless `keepContentsDirlinks`), what `extraCommands` make there, owned by uid:gid,
 # and the store paths of their closure (and of `config`) that the base image lacks.
-# Built by stowage in the sandbox: no VM, tar, jq or rsync.
+# With runAsRoot, the layer is what the script changed, owned by root. Built by stowage in
+# the sandbox: no VM, tar, jq or rsync.
 { stowage, tools, system, hostSystem }:
 
 {
@@ -38,7 +39,9 @@
   gid ? 0,
   # Shell commands run in the layer's root directory (as the build user).
   extraCommands ? "",
-  # Shell commands run as root in the image (nixpkgs runs them in a VM).
+  # Shell commands run as root in the image, on the base's layers (nixpkgs runs them in
+  # a VM; stowage in a user namespace, chrooted into an overlay). What they change is
+  # the new layer, deletions included.
   runAsRoot ? null,
   # Sizes of nixpkgs' VM: accepted, nothing to size without one.
   diskSize ? 1024,
@@ -68,12 +71,6 @@ let
   rootList =
     if rootContents == null then [ ] else if builtins.isList rootContents then rootContents else [ rootContents ];
 
-  checkedRunAsRoot =
-    if runAsRoot == null then
-      null
-    else
-      throw "stowage: ${name}: runAsRoot is not supported by stowage yet; use extraCommands (files as the build user) or buildLayeredImage's fakeRootCommands (owners without root)";
-
   # The config as a store file: Nix scans it for references, which puts the closure of
   # the config into the image without parsing anything at eval time.
   configFile = stowageDerivation {
@@ -94,7 +91,7 @@ let
     variant = imagePlatform.variant or null;
     copyToRoot = rootList;
     tools = "${tools}";
-    runAsRoot = checkedRunAsRoot;
+    inherit runAsRoot;
     exportReferencesGraph = {
       graph = rootList ++ [ configFile ];
     } // (if includeNixDB then { nixDbGraph = rootList; } else { });

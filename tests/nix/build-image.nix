@@ -224,11 +224,59 @@ rec {
     config.Cmd = [ "${tools}/bin/true" ];
   };
 
-  # Errors at evaluation.
-  withRunAsRoot = lib.buildImage {
-    name = "stowage-bi/run-as-root";
-    runAsRoot = "touch /example-file";
+  # runAsRoot on a base: adds a file, changes one of the base's, deletes one, replaces
+  # a directory, and the hostile text of nixpkgs' #34779 runs as written. extraCommands
+  # run after it, in the layer.
+  runAsRootBase = lib.buildImage {
+    name = "stowage-bi/run-as-root-base";
+    tag = "latest";
+    copyToRoot = tools;
+    compressor = "none";
+    extraCommands = ''
+      mkdir -p etc data/old-dir
+      echo base > etc/motd
+      echo keep > etc/keep
+      echo untouched > etc/untouched
+      echo gone > data/old-dir/gone
+    '';
   };
+  runAsRoot = lib.buildImage {
+    name = "stowage-bi/run-as-root";
+    tag = "latest";
+    fromImage = runAsRootBase;
+    compressor = "none";
+    runAsRoot = ''
+      #!${tools}/bin/sh
+      set -e
+      echo '(runAsRoot)' > /runAsRoot
+      echo changed > /etc/motd
+      rm /etc/keep
+      rm -r /data/old-dir
+      mkdir /data/old-dir
+      echo new > /data/old-dir/new
+      test "$(id -u)" = 0
+      mkdir -p /home/alice
+      echo hi > /home/alice/file
+      chown -R 1000:1000 /home/alice
+      chown 4321:4321 /etc/untouched
+    '';
+    extraCommands = "echo '(extraCommand)' > extraCommands";
+    config.Cmd = [ "/bin/sh" "-c" "cat /runAsRoot /extraCommands /etc/motd; ls /etc /data/old-dir" ];
+  };
+
+  # nixpkgs' layersUnpackOrder: each runAsRoot sees the layers below in order.
+  unpackOrder = builtins.foldl' (from: letter: lib.buildImage {
+    name = "stowage-bi/unpack-order-${letter}";
+    tag = "latest";
+    fromImage = from;
+    copyToRoot = tools;
+    compressor = "none";
+    runAsRoot = ''
+      printf ${letter} >> /layer-order
+    '';
+  }) null [ "a" "b" "c" ];
+
+  # Errors at evaluation.
   bothContents = lib.buildImage {
     name = "stowage-bi/both-contents";
     contents = linked;

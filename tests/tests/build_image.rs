@@ -332,12 +332,64 @@ fn a_registry_prefix_stays_in_the_repository() {
 }
 
 #[test]
+fn run_as_root_changes_become_the_layer_with_whiteouts() {
+    let dir = temp_dir();
+    let (image, archive) = build("runAsRoot", dir.path());
+    let listing = top_layer(&archive);
+    for expected in [
+        "runAsRoot 644 0:0",
+        "extraCommands 644 0:0",
+        "etc/motd 644 0:0",
+        "etc/.wh.keep ",
+        "data/old-dir/.wh..wh..opq ",
+        "data/old-dir/new ",
+        // chown in runAsRoot: recorded, and a base file chowned alone is carried up.
+        "home/alice/ 755 1000:1000",
+        "home/alice/file 644 1000:1000",
+        "etc/untouched 644 4321:4321 : size=10",
+    ] {
+        assert!(
+            listing.iter().any(|l| l.starts_with(expected)),
+            "{expected}: {listing:#?}"
+        );
+    }
+    // Only what the script changed: not the base's unchanged files, no mount points.
+    for absent in ["bin/", "dev/", "proc/", "sys/", "nix/", "data/old-dir/gone"] {
+        assert!(line(&listing, absent).is_none(), "{absent}: {listing:#?}");
+    }
+    for engine in [Engine::Docker, Engine::Podman] {
+        let out = run_in(engine, &image, &archive, &[]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[..3],
+            ["(runAsRoot)", "(extraCommand)", "changed"],
+            "{engine:?}: {out}"
+        );
+        assert!(!lines.contains(&"keep"), "{engine:?}: {out}");
+        assert!(
+            lines.contains(&"new") && !lines.contains(&"gone"),
+            "{engine:?}: {out}"
+        );
+    }
+}
+
+#[test]
+fn run_as_root_sees_the_base_layers_in_order() {
+    let dir = temp_dir();
+    let (image, archive) = build("unpackOrder", dir.path());
+    assert_eq!(archive.layers.len(), 3);
+    let out = run_in(
+        Engine::Docker,
+        &image,
+        &archive,
+        &["/bin/cat", "/layer-order"],
+    );
+    assert_eq!(out, "abc");
+}
+
+#[test]
 fn bad_arguments_are_refused_at_evaluation() {
     for (attr, expected) in [
-        (
-            "withRunAsRoot",
-            "stowage: stowage-bi/run-as-root: runAsRoot is not supported by stowage yet",
-        ),
         (
             "bothContents",
             "give copyToRoot or its deprecated name contents, not both",

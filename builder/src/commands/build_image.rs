@@ -1,16 +1,21 @@
 //! `stowage nix build-image`: nixpkgs' buildImage without its VM, tar, jq or rsync. The
 //! image is the base's layers, unchanged, and one new layer: `copyToRoot` copied into a
-//! root tree (then `extraCommands`, and the Nix database with includeNixDB), owned by
-//! `uid`:`gid`, followed by the store paths of its closure that the base lacks.
+//! root tree, what runAsRoot changed (run as root in a user namespace, chrooted into an
+//! overlay of the base's layers unpacked, deletions recorded as whiteouts), the Nix
+//! database with includeNixDB, then `extraCommands`; owned by `uid`:`gid` (by root with
+//! runAsRoot, as in nixpkgs), followed by the store paths of the closure the base lacks.
 
 use crate::commands::from_image::read_from_image;
 use crate::conf::attrs::BuildImageAttrs;
-use crate::customisation::{self, CustomisationSpec, Merge};
+use crate::customisation::fakeroot::Ownership;
+use crate::customisation::{self, CustomisationSpec, Merge, RunAsRoot};
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use crate::image::archive;
+use crate::image::base::extract::{extract_layers, Owners};
 use crate::image::base::store_paths::{base_store, BaseStore};
+use crate::image::base::BaseImage;
 use crate::image::layer::{Layer, LayerSource};
 use crate::image::plan::{EnvMerge, ImagePlan, ImageSpec};
 use crate::image::platform;
@@ -43,7 +48,7 @@ pub fn build_image(
         Some(base) => base_store(&base.layers, store_dir)?,
         None => BaseStore::default(),
     };
-    let tree_part = root_tree(&attrs, store_dir, work, spec.owner.mtime)?;
+    let tree_part = root_tree(&attrs, base.as_ref(), store_dir, work, spec.owner.mtime)?;
     let store_part = store_part(attrs_file, &attrs, store_dir, &in_base, spec.owner.mtime)?;
     let layer = new_layer(tree_part, store_part);
     let plan = ImagePlan::new(spec, base, vec![layer]);
@@ -94,10 +99,12 @@ fn image_spec(attrs_file: &Path, attrs: &BuildImageAttrs, store_dir: &Path) -> R
     })
 }
 
-/// `copyToRoot` copied into `work/root`, the Nix database, `extraCommands`; planned as
-/// members owned by `uid`:`gid`.
+/// `copyToRoot` copied into `work/root`, runAsRoot's changes, the Nix database,
+/// `extraCommands`; planned as members owned by `uid`:`gid`, or with runAsRoot (as in
+/// nixpkgs) by root, files it changed keeping the base's owners.
 fn root_tree(
     attrs: &BuildImageAttrs,
+    base: Option<&BaseImage>,
     store_dir: &Path,
     work: &Path,
     mtime: u64,
@@ -107,6 +114,26 @@ fn root_tree(
         .clone()
         .map(|entries| Graph::from_entries(entries, store_dir, Path::new("nixDbGraph")))
         .transpose()?;
+    let (run_as_root, base_owners) = match &attrs.run_as_root {
+        Some(script) => {
+            let lower = work.join("lower");
+            std::fs::create_dir_all(&lower).map_err(|e| Error::input(&lower, e.to_string()))?;
+            let owners = match base {
+                Some(base) => extract_layers(&base.layers, &lower)?,
+                None => Owners::new(),
+            };
+            let run = RunAsRoot {
+                script: script.clone(),
+                lower,
+            };
+            (Some(run), owners)
+        }
+        None => (None, Owners::new()),
+    };
+    let (uid, gid) = match run_as_root {
+        Some(_) => (0, 0),
+        None => (attrs.uid, attrs.gid),
+    };
     let spec = CustomisationSpec {
         contents: attrs.copy_to_root.clone(),
         merge: Merge::Copy {
@@ -121,11 +148,20 @@ fn root_tree(
         store_dir: store_dir.to_owned(),
         mtime,
         user: "root".into(),
+        run_as_root,
     };
-    let tree = customisation::prepare(&spec, work)?;
+    let mut tree = customisation::prepare(&spec, work)?;
+    for (path, (uid, gid)) in base_owners {
+        if std::fs::symlink_metadata(tree.root.join(&path)).is_ok() {
+            tree.owners.entry(path).or_insert(Ownership {
+                uid: Some(uid),
+                gid: Some(gid),
+            });
+        }
+    }
     let owner = Owner {
-        uid: attrs.uid,
-        gid: attrs.gid,
+        uid,
+        gid,
         uname: String::new(),
         gname: String::new(),
         mtime,

@@ -111,6 +111,7 @@ fn customisation_layer(attrs_file: &Path, attrs: CustomisationAttrs) -> Result<(
         store_dir,
         mtime: mtime.unix_seconds(),
         user: attrs.uname,
+        run_as_root: None,
     };
     crate::customisation::build(&spec, &build_dir()?, &attrs.outputs.out)
 }

@@ -137,6 +137,9 @@ pub struct BuildImageAttrs {
     pub gid: u64,
     #[serde(default)]
     pub extra_commands: String,
+    /// Shell commands run as root in the image (on the base's layers, unpacked).
+    #[serde(default)]
+    pub run_as_root: Option<String>,
     #[serde(default)]
     pub tools: Option<PathBuf>,
     /// The closure of `copyToRoot` and of the config file (`exportReferencesGraph`).

@@ -9,6 +9,7 @@ mod contents;
 pub mod fakechroot;
 pub mod fakeroot;
 pub mod nix_db;
+mod overlay;
 pub mod perms;
 
 use crate::customisation::fakechroot::Chroot;
@@ -47,9 +48,19 @@ pub struct CustomisationSpec {
     pub mtime: u64,
     /// The user name exported as `USER` to the commands (seed: buildImageWithNixDb).
     pub user: String,
+    /// buildImage's runAsRoot, run right after `contents` are merged.
+    pub run_as_root: Option<RunAsRoot>,
 }
 
 pub use contents::Merge;
+
+/// runAsRoot: a script run as root in the image, on an overlay whose lower directory is
+/// the base image unpacked; what it changes is what the layer gets.
+pub struct RunAsRoot {
+    pub script: String,
+    /// The base image's layers, unpacked.
+    pub lower: PathBuf,
+}
 
 /// A prepared root tree and the owners fakeRootCommands gave its paths.
 pub struct Tree {
@@ -74,6 +85,35 @@ pub fn prepare(spec: &CustomisationSpec, work: &Path) -> Result<Tree> {
     for content in &spec.contents {
         contents::merge(content, &root, spec.merge)?;
     }
+    let journal_path = work.join("ownership-journal");
+    let journal = File::create(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
+    let stand_ins = || -> Result<FakeRoot> {
+        Ok(FakeRoot {
+            journal: &journal,
+            shims: fakeroot::make_shims(&work.join("fakeroot-bin"))?,
+        })
+    };
+    if let Some(run) = &spec.run_as_root {
+        let stand_ins = stand_ins()?;
+        let chroot = Chroot::overlay(
+            &run.lower,
+            &root,
+            &work.join("overlay-work"),
+            &work.join("merged"),
+            &spec.store_dir,
+            &[(stand_ins.shims.clone(), PathBuf::from(SHIMS_IN_CHROOT))],
+        )?;
+        let place = Place::Overlay(chroot);
+        run_commands(
+            spec,
+            "runAsRoot",
+            &run.script,
+            &root,
+            Some(&stand_ins),
+            place,
+        )?;
+        overlay::whiteouts_to_files(&root)?;
+    }
     if let Some(graph) = &spec.nix_db {
         register_closure(spec, graph, &root)?;
     }
@@ -84,28 +124,33 @@ pub fn prepare(spec: &CustomisationSpec, work: &Path) -> Result<Tree> {
             &spec.extra_commands,
             &root,
             None,
-            false,
+            Place::Dir,
         )?;
     }
-    let journal_path = work.join("ownership-journal");
-    let journal = File::create(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
     if !spec.fake_root_commands.trim().is_empty() {
-        let stand_ins = FakeRoot {
-            journal: &journal,
-            shims: fakeroot::make_shims(&work.join("fakeroot-bin"))?,
+        let place = if spec.enable_fakechroot {
+            Place::Tree
+        } else {
+            Place::Dir
         };
+        let commands = &spec.fake_root_commands;
         run_commands(
             spec,
             "fakeRootCommands",
-            &spec.fake_root_commands,
+            commands,
             &root,
-            Some(&stand_ins),
-            spec.enable_fakechroot,
+            Some(&stand_ins()?),
+            place,
         )?;
     }
     let journal_bytes = fs::read(&journal_path).map_err(|e| Error::read(&journal_path, e))?;
     let owners =
         fakeroot::read_journal(&journal_bytes).map_err(|m| Error::input(&journal_path, m))?;
+    if let Some(run) = &spec.run_as_root {
+        // A chown of a base file the script did not otherwise change: the layer must
+        // carry the file to carry its new owner.
+        overlay::copy_up(owners.keys(), &run.lower, &root)?;
+    }
     Ok(Tree { root, owners })
 }
 
@@ -133,6 +178,16 @@ struct FakeRoot<'a> {
     shims: PathBuf,
 }
 
+/// Where user commands run.
+enum Place {
+    /// In the root tree, as the build user.
+    Dir,
+    /// Chrooted into the root tree (enableFakechroot).
+    Tree,
+    /// Chrooted into a prepared overlay of the base image (runAsRoot).
+    Overlay(Chroot),
+}
+
 /// Where the stand-ins' directory is bound inside a chroot (removed again afterwards).
 const SHIMS_IN_CHROOT: &str = ".stowage-fakeroot";
 
@@ -145,8 +200,9 @@ fn run_commands(
     script: &str,
     root: &Path,
     fakeroot: Option<&FakeRoot>,
-    chroot: bool,
+    place: Place,
 ) -> Result<()> {
+    let chroot = !matches!(place, Place::Dir);
     let tools = spec.tools.as_deref().ok_or_else(|| {
         Error::input(Path::new(what), "commands need the `tools` package (a shell and coreutils), which the library was not given")
     })?;
@@ -208,14 +264,26 @@ fn run_commands(
             });
         }
     }
+    if matches!(place, Place::Overlay(_)) {
+        // runAsRoot: the image's own tools after ours, as nixpkgs' VM has them.
+        path.push(":/bin:/usr/bin:/sbin:/usr/sbin");
+    }
     command.env("PATH", path);
     let extra_binds: Vec<(PathBuf, PathBuf)> = fakeroot
         .map(|f| (f.shims.clone(), PathBuf::from(SHIMS_IN_CHROOT)))
         .into_iter()
         .collect();
-    let chroot = chroot
-        .then(|| Chroot::prepare(root, &spec.store_dir, &extra_binds))
-        .transpose()?;
+    let instead = match place {
+        Place::Overlay(_) => {
+            "use extraCommands, or buildLayeredImage's fakeRootCommands, instead of runAsRoot"
+        }
+        _ => "leave enableFakechroot off and use paths relative to the image root",
+    };
+    let chroot = match place {
+        Place::Dir => None,
+        Place::Tree => Some(Chroot::prepare(root, &spec.store_dir, &extra_binds)?),
+        Place::Overlay(chroot) => Some(chroot),
+    };
     match &chroot {
         Some(c) => {
             c.apply(&mut command);
@@ -225,12 +293,13 @@ fn run_commands(
         }
     }
     let status = command.status();
+    let chroot_used = chroot.is_some();
     if let Some(c) = chroot {
         c.cleanup();
     }
     let status = status.map_err(|e| {
-        let message = if spec.enable_fakechroot && fakeroot.is_some() {
-            fakechroot::explain_spawn_error(&e)
+        let message = if chroot_used {
+            fakechroot::explain_spawn_error(what, instead, &e)
         } else {
             format!("cannot run {}: {e}", shell.display())
         };

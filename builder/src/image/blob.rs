@@ -61,3 +61,17 @@ impl Blob {
         }
     }
 }
+
+/// A blob of `bytes` in an anonymous temporary file, for tests of what reads blobs.
+#[cfg(test)]
+pub(crate) fn blob_of(bytes: &[u8]) -> Blob {
+    let file = tempfile::tempfile().expect("a temporary file");
+    file.write_all_at(bytes, 0).expect("write the blob");
+    Blob {
+        file: Arc::new(file),
+        offset: 0,
+        size: bytes.len() as u64,
+        expected_sha256: None,
+        origin: "test layer".into(),
+    }
+}

@@ -13,6 +13,7 @@
 //! directories. This module holds what they share: opening the archive, reading members
 //! and making layer blobs.
 
+pub mod extract;
 mod index;
 mod legacy_style;
 mod manifest_style;

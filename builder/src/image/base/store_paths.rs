@@ -35,7 +35,7 @@ pub fn base_store(layers: &[Blob], store_dir: &Path) -> Result<BaseStore> {
                 format!("cannot list the layer's members: {e}"),
             )
         };
-        let mut archive = tar::Archive::new(BlobReader { blob, position: 0 });
+        let mut archive = tar::Archive::new(BlobReader::new(blob));
         for entry in archive.entries_with_seek().map_err(fail)? {
             let entry = entry.map_err(fail)?;
             let name = entry.path_bytes();
@@ -55,9 +55,16 @@ pub fn base_store(layers: &[Blob], store_dir: &Path) -> Result<BaseStore> {
 }
 
 /// A blob's bytes as a seekable reader, so that tar can skip member contents.
-struct BlobReader<'a> {
+pub(crate) struct BlobReader<'a> {
     blob: &'a Blob,
     position: u64,
+}
+
+impl<'a> BlobReader<'a> {
+    /// A reader at the start of `blob`.
+    pub(crate) fn new(blob: &'a Blob) -> BlobReader<'a> {
+        BlobReader { blob, position: 0 }
+    }
 }
 
 impl Read for BlobReader<'_> {
@@ -88,7 +95,7 @@ impl Seek for BlobReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::image::blob::blob_of;
 
     /// A layer tar holding `names` (directories end with `/`), as a blob.
     fn layer(names: &[&str]) -> Blob {
@@ -106,16 +113,7 @@ mod tests {
             let data: &[u8] = if dir { b"" } else { b"abc" };
             builder.append_data(&mut header, name, data).unwrap();
         }
-        let bytes = builder.into_inner().unwrap();
-        let file = tempfile::tempfile().unwrap();
-        file.write_all_at(&bytes, 0).unwrap();
-        Blob {
-            file: Arc::new(file),
-            offset: 0,
-            size: bytes.len() as u64,
-            expected_sha256: None,
-            origin: "test layer".into(),
-        }
+        blob_of(&builder.into_inner().unwrap())
     }
 
     #[test]
