@@ -1,6 +1,7 @@
 //! The front ends: each parses its inputs (a conf, `.attrs.json`, graph files), plans the
 //! store layers with [`crate::layering`] and hands the result to [`crate::image`].
 
+pub mod export;
 pub mod image;
 pub mod layers;
 pub mod nix;
