@@ -132,19 +132,17 @@ fn change_of<R: Read>(
         EntryType::Directory => Node::Dir(meta),
         EntryType::Symlink => Node::Symlink(meta, link_name(entry)?),
         EntryType::Link => {
-            let target = normalize(&link_name(entry)?)?;
+            let target = normalize(&link_name(entry)?)
+                .map_err(|m| format!("is a hard link whose target {m}"))?;
             return Ok(Some(Change::HardLink { path, target }));
         }
         _ => {
-            let layer = layer.position;
-            Node::File(
-                meta,
-                Data {
-                    layer,
-                    offset,
-                    size,
-                },
-            )
+            let data = Data {
+                layer: layer.position,
+                offset,
+                size,
+            };
+            Node::File(meta, data)
         }
     };
     Ok(Some(Change::Put(path, node)))

@@ -270,7 +270,8 @@ fn dot_dot_and_absolute_names_are_refused_naming_layer_and_entry() {
     assert!(error_of(&[absolute])
         .ends_with("entry /etc/shadow: is an absolute name; refusing hostile layer"));
     let link_escape = TarOut::new().hard_link("a", "../etc/shadow").finish();
-    assert!(error_of(&[link_escape]).contains("entry a: climbs out of the root"));
+    assert!(error_of(&[link_escape])
+        .contains("entry a: is a hard link whose target climbs out of the root"));
 }
 
 #[test]
