@@ -39,7 +39,7 @@ in
 {
   stowage = final.callPackage ./package.nix { };
 
-  # nixpkgs' dockerTools keeps what stowage does not provide (pullImage, exportImage,
+  # nixpkgs' dockerTools keeps what stowage does not provide (pullImage, buildImage,
   # the example images, …); the functions stowage has replace nixpkgs' of the same name.
   # buildImage with runAsRoot stays nixpkgs' (its VM) until stowage runs it too.
   dockerTools =

@@ -19,6 +19,7 @@ let
     buildImage = callLib ./buildImage.nix { inherit hostSystem; };
     # As nixpkgs: buildImage with copyToRoot registered in the image's Nix database.
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
+    exportImage = callLib ./exportImage.nix { };
   };
 in
 lib

@@ -2,7 +2,7 @@
 //! [`crate::commands`]. The only place that knows clap.
 
 use crate::commands::layers::{self, Format, LayersRequest};
-use crate::commands::{image, nix};
+use crate::commands::{export, image, nix};
 use crate::error::{Error, Result};
 use crate::layering::AlgorithmName;
 use crate::tar::compression::Compression;
@@ -66,6 +66,17 @@ pub enum Command {
         #[command(flatten)]
         tag: RepoTagArg,
     },
+    /// Write an image's root filesystem, its layers applied, as one tarball (`./bin/sh`, …).
+    ///
+    /// IMAGE is a docker-archive (`docker save`, stowage, nixpkgs; plain, gzip or zstd).
+    /// Whiteouts are honoured; device nodes are refused. Nothing is left at FILE on error.
+    Export {
+        /// The image archive.
+        image: PathBuf,
+        /// Where to write the root filesystem tarball.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Show how a closure's store paths would be layered, and why, without building.
     Layers(LayersArgs),
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
@@ -120,6 +131,8 @@ pub enum NixArgs {
     /// Write buildImage's docker-archive to $out: the base's layers and one new layer of
     /// `copyToRoot`, `extraCommands` and the store paths the base lacks.
     BuildImage,
+    /// Write the root filesystem of the image `fromImage` to $out as one tarball.
+    ExportImage,
 }
 
 /// Runs the parsed command line.
@@ -134,6 +147,7 @@ pub fn run(cli: Cli) -> Result<()> {
             compress,
             tag,
         } => image::build(&conf, tag.repo_tag.as_deref(), &output, compress),
+        Command::Export { image, output } => export::export(&image, &output),
         Command::Layers(args) => {
             let report = layers::report(&args.into())?;
             let mut out = stdout_file()?;
@@ -146,6 +160,7 @@ pub fn run(cli: Cli) -> Result<()> {
             NixArgs::Archive => nix::NixCommand::Archive,
             NixArgs::CustomisationLayer => nix::NixCommand::CustomisationLayer,
             NixArgs::BuildImage => nix::NixCommand::BuildImage,
+            NixArgs::ExportImage => nix::NixCommand::ExportImage,
         }),
     }
 }

@@ -2,6 +2,7 @@
 //! store layers with [`crate::layering`] and hands the result to [`crate::image`].
 
 pub mod build_image;
+pub mod export;
 pub mod from_image;
 pub mod image;
 pub mod layers;

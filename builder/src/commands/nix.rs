@@ -2,9 +2,10 @@
 //! reads the derivation's `.attrs.json` (`__structuredAttrs = true`, schemas in
 //! [`crate::conf::attrs`]) and writes `outputs.out`; no shell is involved.
 
-use crate::commands::{build_image, image, layers};
+use crate::commands::{build_image, export, image, layers};
 use crate::conf::attrs::{
-    attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, StreamScriptAttrs, WriteJsonAttrs,
+    attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, ExportImageAttrs, StreamScriptAttrs,
+    WriteJsonAttrs,
 };
 use crate::customisation::perms::PermRule;
 use crate::customisation::{CustomisationSpec, Merge};
@@ -25,6 +26,7 @@ pub enum NixCommand {
     Archive,
     CustomisationLayer,
     BuildImage,
+    ExportImage,
 }
 
 /// Runs one Nix builder command.
@@ -50,6 +52,10 @@ pub fn run(command: NixCommand) -> Result<()> {
             let attrs: ArchiveAttrs = read_attrs(&attrs_file)?;
             let plan = image::plan_from_conf(&attrs.stream_script, None)?;
             archive::write_file(&plan, &attrs.outputs.out, attrs.compressor)
+        }
+        NixCommand::ExportImage => {
+            let attrs: ExportImageAttrs = read_attrs(&attrs_file)?;
+            export::export(&attrs.from_image, &attrs.outputs.out)
         }
     }
 }

@@ -52,6 +52,15 @@ pub struct ArchiveAttrs {
     pub compressor: Compression,
 }
 
+/// `stowage nix export-image`.
+#[derive(Debug, Deserialize)]
+pub struct ExportImageAttrs {
+    pub outputs: Outputs,
+    /// The image archive to flatten.
+    #[serde(rename = "fromImage")]
+    pub from_image: PathBuf,
+}
+
 /// `stowage nix customisation-layer`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

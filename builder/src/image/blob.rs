@@ -31,16 +31,42 @@ impl Blob {
     /// Copies the blob's bytes to `out` (named `target` in errors). A source shorter than
     /// `size` (a truncated archive) is an error naming the blob.
     pub fn write_to(&self, out: &mut impl Write, target: &str) -> Result<()> {
-        let mut buffer = Vec::new();
-        let read = |buf: &mut [u8], done: u64| self.file.read_at(buf, self.offset + done);
-        copy_exact(self.size, &mut buffer, read, out).map_err(|e| match e {
+        self.write_range_to(0, self.size, &mut Vec::new(), out, target)
+    }
+
+    /// Copies the `len` bytes at `start` of the blob to `out` (named `target` in errors),
+    /// through `buffer`: one file's data out of a layer, when an image is flattened.
+    pub fn write_range_to(
+        &self,
+        start: u64,
+        len: u64,
+        buffer: &mut Vec<u8>,
+        out: &mut impl Write,
+        target: &str,
+    ) -> Result<()> {
+        if start.checked_add(len).is_none_or(|end| end > self.size) {
+            return Err(Error::Internal(format!(
+                "{}: range of {len} bytes at {start} lies outside the blob of {} bytes",
+                self.origin, self.size
+            )));
+        }
+        let read = |buf: &mut [u8], done: u64| self.file.read_at(buf, self.offset + start + done);
+        copy_exact(len, buffer, read, out).map_err(|e| match e {
             CopyError::Read(e) => self.error(format!("cannot read: {e}")),
             CopyError::Short(done) => self.error(format!(
-                "truncated: expected {} bytes, found {done}",
-                self.size
+                "truncated: expected {len} bytes at offset {start}, found {done}"
             )),
             CopyError::Write(e) => Error::write(target, e),
         })
+    }
+
+    /// A reader of the blob's bytes from the start, reading at positions so that blobs
+    /// sharing one file never disturb each other.
+    pub fn reader(&self) -> BlobReader<'_> {
+        BlobReader {
+            blob: self,
+            done: 0,
+        }
     }
 
     /// Checks the digest computed while copying against the one the source states.
@@ -59,6 +85,42 @@ impl Blob {
             path: self.origin.clone().into(),
             message,
         }
+    }
+}
+
+/// Reads a [`Blob`]'s bytes in order; see [`Blob::reader`].
+pub struct BlobReader<'a> {
+    blob: &'a Blob,
+    /// How many bytes were read so far.
+    done: u64,
+}
+
+impl std::io::Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.blob.size.saturating_sub(self.done);
+        let want = (buf.len() as u64).min(left) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self
+            .blob
+            .file
+            .read_at(&mut buf[..want], self.blob.offset + self.done)?;
+        self.done += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for BlobReader<'_> {
+    /// Seeking lets tar skip member contents when only headers are wanted.
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            std::io::SeekFrom::Start(n) => Some(n),
+            std::io::SeekFrom::Current(d) => self.done.checked_add_signed(d),
+            std::io::SeekFrom::End(d) => self.blob.size.checked_add_signed(d),
+        };
+        self.done = target.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        Ok(self.done)
     }
 }
 

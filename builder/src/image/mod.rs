@@ -1,5 +1,6 @@
 //! Images: what an image holds (its description and planned layers), its config and
-//! manifest, the docker-archive writer and the file it fills, and the base-image reader.
+//! manifest, the docker-archive writer and the file it fills, the base-image reader, and
+//! the root filesystem a base image's layers make (`rootfs`, for exportImage).
 //! Receives resolved layers; never sees a conf, a graph or a layering algorithm.
 
 pub mod archive;
@@ -11,4 +12,5 @@ pub mod output_file;
 pub mod plan;
 pub mod platform;
 pub mod repo_tag;
+pub mod rootfs;
 pub mod timestamp;

@@ -2,7 +2,7 @@
 //! the diff_id is known the moment the layer ends and no byte is read twice.
 
 use sha2::{Digest as _, Sha256};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 /// A SHA-256 digest, rendered as lower-case hex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,37 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
+/// A reader that hashes everything read through it: how a layer is checked against its
+/// diff_id in the same pass that parses it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    /// Wraps `inner`; nothing has been hashed yet.
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// Reads what is left (so the digest covers the whole input) and returns the digest.
+    pub fn finish(mut self) -> io::Result<Sha256Digest> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(Sha256Digest(self.hasher.finalize().into()))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +113,14 @@ mod tests {
             digest.hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn reading_hashes_the_part_read_and_finish_the_rest() {
+        let mut r = HashingReader::new(&b"abc"[..]);
+        let mut first = [0u8; 1];
+        r.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"a");
+        assert_eq!(r.finish().unwrap(), Sha256Digest::of(b"abc"));
     }
 }

@@ -81,8 +81,6 @@ pub fn write_conf(dir: &Path, extra: Value) -> PathBuf {
 
 /// A customisation layer directory (`layer.tar` + `checksum`) holding one file.
 pub fn customisation_layer(dir: &Path) -> PathBuf {
-    let layer_dir = dir.join("customisation");
-    fs::create_dir_all(&layer_dir).unwrap();
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_ustar();
     header.set_path("etc/motd").unwrap();
@@ -93,9 +91,16 @@ pub fn customisation_layer(dir: &Path) -> PathBuf {
     header.set_gid(0);
     header.set_cksum();
     builder.append(&header, &b"hello\n"[..]).unwrap();
-    let bytes = builder.into_inner().unwrap();
-    fs::write(layer_dir.join("layer.tar"), &bytes).unwrap();
-    fs::write(layer_dir.join("checksum"), sha256(&bytes)).unwrap();
+    customisation_layer_of(dir, "customisation", &builder.into_inner().unwrap())
+}
+
+/// A customisation layer directory `dir/name` (`layer.tar` + `checksum`) holding the
+/// layer tar `bytes`.
+pub fn customisation_layer_of(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let layer_dir = dir.join(name);
+    fs::create_dir_all(&layer_dir).unwrap();
+    fs::write(layer_dir.join("layer.tar"), bytes).unwrap();
+    fs::write(layer_dir.join("checksum"), sha256(bytes)).unwrap();
     layer_dir
 }
 

@@ -8,7 +8,6 @@
 //! below, `.wh..wh..opq` empties its directory of what the layers below put there.
 
 use crate::error::{Error, Result};
-use crate::image::base::store_paths::BlobReader;
 use crate::image::blob::Blob;
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::{CString, OsStr};
@@ -47,7 +46,7 @@ pub fn extract_layers(layers: &[Blob], root: &Path) -> Result<Owners> {
             )
         };
         let mut written: HashSet<PathBuf> = HashSet::new();
-        let mut archive = tar::Archive::new(BlobReader::new(blob));
+        let mut archive = tar::Archive::new(blob.reader());
         for entry in archive.entries().map_err(io_fail)? {
             let mut entry = entry.map_err(io_fail)?;
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();

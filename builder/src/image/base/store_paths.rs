@@ -6,9 +6,8 @@ use crate::error::{Error, Result};
 use crate::image::blob::Blob;
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Component, Path};
 
 /// What the base's layers hold under the store directory.
@@ -35,7 +34,7 @@ pub fn base_store(layers: &[Blob], store_dir: &Path) -> Result<BaseStore> {
                 format!("cannot list the layer's members: {e}"),
             )
         };
-        let mut archive = tar::Archive::new(BlobReader::new(blob));
+        let mut archive = tar::Archive::new(blob.reader());
         for entry in archive.entries_with_seek().map_err(fail)? {
             let entry = entry.map_err(fail)?;
             let name = entry.path_bytes();
@@ -52,44 +51,6 @@ pub fn base_store(layers: &[Blob], store_dir: &Path) -> Result<BaseStore> {
         }
     }
     Ok(found)
-}
-
-/// A blob's bytes as a seekable reader, so that tar can skip member contents.
-pub(crate) struct BlobReader<'a> {
-    blob: &'a Blob,
-    position: u64,
-}
-
-impl<'a> BlobReader<'a> {
-    /// A reader at the start of `blob`.
-    pub(crate) fn new(blob: &'a Blob) -> BlobReader<'a> {
-        BlobReader { blob, position: 0 }
-    }
-}
-
-impl Read for BlobReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.blob.size.saturating_sub(self.position);
-        let want = (buf.len() as u64).min(left) as usize;
-        let n = self
-            .blob
-            .file
-            .read_at(&mut buf[..want], self.blob.offset + self.position)?;
-        self.position += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for BlobReader<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.position.checked_add_signed(d),
-            SeekFrom::End(d) => self.blob.size.checked_add_signed(d),
-        };
-        self.position = target.ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        Ok(self.position)
-    }
 }
 
 #[cfg(test)]

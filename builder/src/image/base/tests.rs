@@ -6,58 +6,7 @@ use super::*;
 use crate::tar::digest::Sha256Digest;
 use serde_json::json;
 use std::path::PathBuf;
-use tar::EntryType;
-
-/// Builds test archives member by member, writing names straight into the header so
-/// that hostile names the `tar` builder would refuse can be written too.
-struct TarOut(tar::Builder<Vec<u8>>);
-
-impl TarOut {
-    /// An empty archive.
-    fn new() -> Self {
-        TarOut(tar::Builder::new(Vec::new()))
-    }
-
-    /// A header of `kind` named exactly `name` (no validation).
-    fn header(name: &str, kind: EntryType, size: usize) -> tar::Header {
-        let mut header = tar::Header::new_gnu();
-        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-        header.set_entry_type(kind);
-        header.set_mode(0o644);
-        header.set_size(size as u64);
-        header
-    }
-
-    /// Adds a regular file.
-    fn file(mut self, name: &str, data: &[u8]) -> Self {
-        let mut header = Self::header(name, EntryType::Regular, data.len());
-        header.set_cksum();
-        self.0.append(&header, data).unwrap();
-        self
-    }
-
-    /// Adds a symlink with the literal target `target`.
-    fn symlink(mut self, name: &str, target: &str) -> Self {
-        let mut header = Self::header(name, EntryType::Symlink, 0);
-        header.set_link_name_literal(target).unwrap();
-        header.set_cksum();
-        self.0.append(&header, io::empty()).unwrap();
-        self
-    }
-
-    /// Adds a directory.
-    fn dir(mut self, name: &str) -> Self {
-        let mut header = Self::header(name, EntryType::Directory, 0);
-        header.set_cksum();
-        self.0.append(&header, io::empty()).unwrap();
-        self
-    }
-
-    /// The finished archive bytes.
-    fn finish(self) -> Vec<u8> {
-        self.0.into_inner().unwrap()
-    }
-}
+use stowage_test_support::TarOut;
 
 /// A small but real layer tar holding one file whose content is `text` repeated.
 fn layer(text: &str, repeat: usize) -> Vec<u8> {

@@ -1,0 +1,31 @@
+# exportImage: an image's root filesystem as one flat tarball (not a docker-archive):
+# its layers applied bottom to top, whiteouts honoured, members named as nixpkgs names
+# them (`./`, `./bin/`, `./bin/sh`).
+#
+#   tar -tf $(nix-build export.nix)
+#
+# Takes nixpkgs' arguments (unknown ones are an error). stowage reads the archive and
+# writes the tarball itself, in the sandbox: no VM, no disk image, nothing unpacked.
+# Members are sorted by name and keep the modes, owners, times and symlink targets of
+# the layers; hard links become files; device nodes and fifos are refused.
+{ stowage, tools, system }:
+
+{
+  # The image: a docker-archive from the store (buildLayeredImage, `docker save`
+  # output, pullImage, …; plain, gzip or zstd, new or legacy style) or a path to one.
+  fromImage,
+  # Accepted as in nixpkgs, which reads the layers of the archive's first image whatever
+  # these say. stowage reads archives of one image and refuses one of several, saying
+  # how many it holds.
+  fromImageName ? null,
+  fromImageTag ? null,
+  # Accepted as in nixpkgs, where it sized the VM's disk; there is nothing to size here.
+  diskSize ? 1024,
+  # The derivation's name: fromImage's, as in nixpkgs (so `hello.tar.gz` for a
+  # compressed image, although the tarball is plain), or a path's base name.
+  name ? fromImage.name or (builtins.unsafeDiscardStringContext (baseNameOf (toString fromImage))),
+}:
+import ./stowageDerivation.nix { inherit stowage; } {
+  inherit name system fromImage;
+  command = "export-image";
+}
