@@ -10,11 +10,11 @@ use tar::EntryType;
 
 /// Builds test archives member by member, writing names straight into the header so
 /// that hostile names the `tar` builder would refuse can be written too.
-struct TarOut(tar::Builder<Vec<u8>>);
+pub(crate) struct TarOut(tar::Builder<Vec<u8>>);
 
 impl TarOut {
     /// An empty archive.
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TarOut(tar::Builder::new(Vec::new()))
     }
 
@@ -29,7 +29,7 @@ impl TarOut {
     }
 
     /// Adds a regular file.
-    fn file(mut self, name: &str, data: &[u8]) -> Self {
+    pub(crate) fn file(mut self, name: &str, data: &[u8]) -> Self {
         let mut header = Self::header(name, EntryType::Regular, data.len());
         header.set_cksum();
         self.0.append(&header, data).unwrap();
@@ -46,7 +46,7 @@ impl TarOut {
     }
 
     /// Adds a directory.
-    fn dir(mut self, name: &str) -> Self {
+    pub(crate) fn dir(mut self, name: &str) -> Self {
         let mut header = Self::header(name, EntryType::Directory, 0);
         header.set_cksum();
         self.0.append(&header, io::empty()).unwrap();
@@ -54,13 +54,13 @@ impl TarOut {
     }
 
     /// The finished archive bytes.
-    fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         self.0.into_inner().unwrap()
     }
 }
 
 /// A small but real layer tar holding one file whose content is `text` repeated.
-fn layer(text: &str, repeat: usize) -> Vec<u8> {
+pub(crate) fn layer(text: &str, repeat: usize) -> Vec<u8> {
     TarOut::new()
         .file(&format!("etc/{text}"), text.repeat(repeat).as_bytes())
         .finish()
@@ -118,7 +118,7 @@ fn docker_save(layers: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Writes `bytes` as `name` in `dir` and returns the path.
-fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+pub(crate) fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     path
@@ -133,12 +133,12 @@ fn error_of(path: &Path) -> String {
 }
 
 /// The bytes a blob's range covers.
-fn blob_bytes(blob: &Blob) -> Vec<u8> {
+pub(crate) fn blob_bytes(blob: &Blob) -> Vec<u8> {
     read_range(&blob.file, blob.offset, blob.size).unwrap()
 }
 
 /// Gzip-compresses `bytes`.
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
@@ -257,7 +257,7 @@ fn legacy_json(id: &str, parent: Option<&str>) -> Vec<u8> {
 
 /// A legacy archive with layers `bottom` (parent of) `top`; members listed top first
 /// so that order on disk cannot be mistaken for layer order.
-fn legacy_archive(bottom: &[u8], top: &[u8], repositories: Option<&str>) -> Vec<u8> {
+pub(crate) fn legacy_archive(bottom: &[u8], top: &[u8], repositories: Option<&str>) -> Vec<u8> {
     let mut out = TarOut::new()
         .dir("top/")
         .file("top/VERSION", b"1.0")
