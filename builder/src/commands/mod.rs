@@ -3,4 +3,5 @@
 
 pub mod image;
 pub mod layers;
+pub mod merge;
 pub mod nix;

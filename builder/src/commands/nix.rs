@@ -2,9 +2,10 @@
 //! reads the derivation's `.attrs.json` (`__structuredAttrs = true`, schemas in
 //! [`crate::conf::attrs`]) and writes `outputs.out`; no shell is involved.
 
-use crate::commands::{image, layers};
+use crate::commands::{image, layers, merge};
 use crate::conf::attrs::{
-    attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, StreamScriptAttrs, WriteJsonAttrs,
+    attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, MergeImagesAttrs, StreamScriptAttrs,
+    WriteJsonAttrs,
 };
 use crate::customisation::perms::PermRule;
 use crate::customisation::CustomisationSpec;
@@ -24,6 +25,7 @@ pub enum NixCommand {
     StreamScript,
     Archive,
     CustomisationLayer,
+    MergeImages,
 }
 
 /// Runs one Nix builder command.
@@ -43,6 +45,10 @@ pub fn run(command: NixCommand) -> Result<()> {
             let attrs: ArchiveAttrs = read_attrs(&attrs_file)?;
             let plan = image::plan_from_conf(&attrs.stream_script, None)?;
             archive::write_file(&plan, &attrs.outputs.out, attrs.compressor)
+        }
+        NixCommand::MergeImages => {
+            let attrs: MergeImagesAttrs = read_attrs(&attrs_file)?;
+            merge::merge(&attrs.images, &attrs.outputs.out, None)
         }
     }
 }
