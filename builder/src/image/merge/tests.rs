@@ -62,6 +62,15 @@ fn saved(images: &[TestImage<'_>]) -> Vec<u8> {
         .finish()
 }
 
+/// A `docker save`-style archive of one image, tagged `tag`, of the layer `data`.
+fn one_image(tag: &str, cmd: &str, data: &[u8]) -> Vec<u8> {
+    saved(&[TestImage {
+        tags: &[tag],
+        layers: &[data],
+        cmd,
+    }])
+}
+
 /// Merges `inputs` into `out.tar` in `dir` with the command's defaults and returns the
 /// output's bytes.
 fn merged(dir: &tempfile::TempDir, inputs: &[PathBuf]) -> Vec<u8> {
@@ -277,13 +286,7 @@ fn the_same_image_given_twice_is_one_entry() {
 fn compression_is_told_by_content_and_the_output_follows_the_last_input() {
     let dir = tempfile::tempdir().unwrap();
     let data = layer("x", 10);
-    let archive = |tag: &'static str| {
-        saved(&[TestImage {
-            tags: &[tag],
-            layers: &[&data],
-            cmd: tag,
-        }])
-    };
+    let archive = |tag| one_image(tag, tag, &data);
     let plain = write(&dir, "plain.tar.gz", &archive("plain:1"));
     let zstd = write(
         &dir,
@@ -379,13 +382,7 @@ fn a_layer_that_is_not_its_diff_id_fails_the_merge() {
 fn hostile_scripts_and_bad_tags_are_refused_as_images_to_merge() {
     let dir = tempfile::tempdir().unwrap();
     let data = layer("x", 10);
-    let tagged = |tag: &'static str| {
-        saved(&[TestImage {
-            tags: &[tag],
-            layers: &[&data],
-            cmd: "x",
-        }])
-    };
+    let tagged = |tag| one_image(tag, "x", &data);
     let cases = [
         (
             TarOut::new().file("../evil", b"x").finish(),
