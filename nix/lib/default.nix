@@ -16,6 +16,7 @@ let
     buildLayeredImage = callLib ./buildLayeredImage.nix { inherit (lib) streamLayeredImage; };
     # As nixpkgs: buildLayeredImage with the contents registered in the image's Nix database.
     buildLayeredImageWithNixDb = args: lib.buildLayeredImage (args // { includeNixDB = true; });
+    mergeImages = callLib ./mergeImages.nix { };
   };
 in
 lib
