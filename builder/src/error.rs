@@ -23,6 +23,11 @@ pub enum Error {
     #[error("base image {}: {message}", archive.display())]
     BaseImage { archive: PathBuf, message: String },
 
+    /// An archive given to `merge` (`mergeImages`) is malformed, hostile, or at odds
+    /// with another.
+    #[error("image to merge {}: {message}", archive.display())]
+    MergeInput { archive: PathBuf, message: String },
+
     /// A bug in stowage: an invariant did not hold.
     #[error("internal error: {0}; please report this as a bug of stowage")]
     Internal(String),
@@ -63,6 +68,14 @@ impl Error {
     /// A problem with the base image archive `archive`.
     pub fn base_image(archive: &Path, message: impl Into<String>) -> Self {
         Error::BaseImage {
+            archive: archive.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// A problem with the archive `archive` given to `merge`.
+    pub fn merge_input(archive: &Path, message: impl Into<String>) -> Self {
+        Error::MergeInput {
             archive: archive.to_owned(),
             message: message.into(),
         }

@@ -20,6 +20,7 @@ let
     # As nixpkgs: buildImage with copyToRoot registered in the image's Nix database.
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
     exportImage = callLib ./exportImage.nix { };
+    mergeImages = callLib ./mergeImages.nix { };
   };
 in
 lib

@@ -2,7 +2,7 @@
 //! [`crate::commands`]. The only place that knows clap.
 
 use crate::commands::layers::{self, Format, LayersRequest};
-use crate::commands::{export, image, nix};
+use crate::commands::{export, image, merge, nix};
 use crate::error::{Error, Result};
 use crate::layering::AlgorithmName;
 use crate::tar::compression::Compression;
@@ -56,12 +56,7 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
         /// Compress the whole archive (docker load accepts gzip; podman load also zstd).
-        #[arg(
-            long,
-            default_value = "none",
-            value_parser = PossibleValuesParser::new(Compression::NAMES)
-                .map(|name: String| Compression::parse(&name).expect("one of the names"))
-        )]
+        #[arg(long, default_value = "none", value_parser = compression_parser())]
         compress: Compression,
         #[command(flatten)]
         tag: RepoTagArg,
@@ -76,6 +71,23 @@ pub enum Command {
         /// Where to write the root filesystem tarball.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+    },
+    /// Merge image archives into one docker-archive, from which one `docker load` loads
+    /// every image under every tag (nixpkgs' mergeImages).
+    ///
+    /// Each ARCHIVE may be stowage's, nixpkgs', or `docker save`'s (of one image or
+    /// several), plain, gzip or zstd. Shared layers are written once. Nothing is left at
+    /// FILE on error.
+    Merge {
+        /// Where to write the merged archive.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Compress the whole archive [default: as the last ARCHIVE is]
+        #[arg(long, value_parser = compression_parser())]
+        compress: Option<Compression>,
+        /// The archives to merge, in order.
+        #[arg(value_name = "ARCHIVE", required = true)]
+        inputs: Vec<PathBuf>,
     },
     /// Show how a closure's store paths would be layered, and why, without building.
     Layers(LayersArgs),
@@ -133,6 +145,14 @@ pub enum NixArgs {
     BuildImage,
     /// Write the root filesystem of the image `fromImage` to $out as one tarball.
     ExportImage,
+    /// Write the archives `images` merged into one to $out, compressed as the last one.
+    MergeImages,
+}
+
+/// Parses `--compress`: one of [`Compression::NAMES`].
+fn compression_parser() -> impl TypedValueParser<Value = Compression> {
+    PossibleValuesParser::new(Compression::NAMES)
+        .map(|name: String| Compression::parse(&name).expect("one of the names"))
 }
 
 /// Runs the parsed command line.
@@ -148,6 +168,11 @@ pub fn run(cli: Cli) -> Result<()> {
             tag,
         } => image::build(&conf, tag.repo_tag.as_deref(), &output, compress),
         Command::Export { image, output } => export::export(&image, &output),
+        Command::Merge {
+            output,
+            compress,
+            inputs,
+        } => merge::merge(&inputs, &output, compress),
         Command::Layers(args) => {
             let report = layers::report(&args.into())?;
             let mut out = stdout_file()?;
@@ -161,6 +186,7 @@ pub fn run(cli: Cli) -> Result<()> {
             NixArgs::CustomisationLayer => nix::NixCommand::CustomisationLayer,
             NixArgs::BuildImage => nix::NixCommand::BuildImage,
             NixArgs::ExportImage => nix::NixCommand::ExportImage,
+            NixArgs::MergeImages => nix::NixCommand::MergeImages,
         }),
     }
 }

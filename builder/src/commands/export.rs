@@ -1,8 +1,8 @@
 //! `stowage export` and the Nix library's exportImage: an image archive flattened into
 //! the tarball of its root filesystem.
 
-use crate::error::Result;
 use crate::commands::from_image::read_from_image;
+use crate::error::Result;
 use crate::image::rootfs;
 use std::path::Path;
 

@@ -6,4 +6,5 @@ pub mod export;
 pub mod from_image;
 pub mod image;
 pub mod layers;
+pub mod merge;
 pub mod nix;

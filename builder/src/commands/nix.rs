@@ -2,10 +2,10 @@
 //! reads the derivation's `.attrs.json` (`__structuredAttrs = true`, schemas in
 //! [`crate::conf::attrs`]) and writes `outputs.out`; no shell is involved.
 
-use crate::commands::{build_image, export, image, layers};
+use crate::commands::{build_image, export, image, layers, merge};
 use crate::conf::attrs::{
-    attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, ExportImageAttrs, StreamScriptAttrs,
-    WriteJsonAttrs,
+    attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, ExportImageAttrs, MergeImagesAttrs,
+    StreamScriptAttrs, WriteJsonAttrs,
 };
 use crate::customisation::perms::PermRule;
 use crate::customisation::{CustomisationSpec, Merge};
@@ -27,6 +27,7 @@ pub enum NixCommand {
     CustomisationLayer,
     BuildImage,
     ExportImage,
+    MergeImages,
 }
 
 /// Runs one Nix builder command.
@@ -56,6 +57,10 @@ pub fn run(command: NixCommand) -> Result<()> {
         NixCommand::ExportImage => {
             let attrs: ExportImageAttrs = read_attrs(&attrs_file)?;
             export::export(&attrs.from_image, &attrs.outputs.out)
+        }
+        NixCommand::MergeImages => {
+            let attrs: MergeImagesAttrs = read_attrs(&attrs_file)?;
+            merge::merge(&attrs.images, &attrs.outputs.out, None)
         }
     }
 }

@@ -61,6 +61,14 @@ pub struct ExportImageAttrs {
     pub from_image: PathBuf,
 }
 
+/// `stowage nix merge-images`.
+#[derive(Debug, Deserialize)]
+pub struct MergeImagesAttrs {
+    pub outputs: Outputs,
+    /// The image archives to merge, in order.
+    pub images: Vec<PathBuf>,
+}
+
 /// `stowage nix customisation-layer`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -48,19 +48,37 @@ pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()
 /// Writes the archive to `path`, compressed as asked. Nothing appears at `path` until the
 /// archive is complete, and an error or a kill leaves no partial file (see [`OutputFile`]).
 pub fn write_file(plan: &ImagePlan, path: &Path, compression: Compression) -> Result<()> {
+    write_output(
+        path,
+        compression,
+        |file, target| write_parallel(plan, file, target),
+        |mut out, target| stream(plan, &mut out, target),
+    )
+}
+
+/// Makes the file `path` (see [`OutputFile`]) holding an archive compressed as asked:
+/// `plain` puts the uncompressed archive straight into the file (free to write at
+/// offsets), `streamed` writes it in order into the compressor. Both name the file
+/// `target` in errors.
+pub fn write_output(
+    path: &Path,
+    compression: Compression,
+    plain: impl FnOnce(&File, &str) -> Result<()>,
+    streamed: impl FnOnce(&mut dyn Write, &str) -> Result<()>,
+) -> Result<()> {
     let target = path.display().to_string();
     let output = OutputFile::create(path).map_err(|e| Error::write(&target, e))?;
     match compression {
-        Compression::None => write_parallel(plan, output.file(), &target)?,
+        Compression::None => plain(output.file(), &target)?,
         Compression::Gzip => {
             let mut encoder = ParallelGzip::new(output.file(), flate2::Compression::default());
-            stream(plan, &mut encoder, &target)?;
+            streamed(&mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
         Compression::Zstd => {
             let mut encoder =
                 zstd::Encoder::new(output.file(), 0).map_err(|e| Error::write(&target, e))?;
-            stream(plan, &mut encoder, &target)?;
+            streamed(&mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
     }
@@ -148,9 +166,15 @@ fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
         .collect()
 }
 
-/// The outer tar header of a member: a plain file owned by root, with the image's mtime.
+/// The outer tar header of a member of `plan`'s archive, with the image's mtime.
 fn member_header(plan: &ImagePlan, name: &str, size: u64) -> Vec<u8> {
-    let owner = Owner::numeric_root(plan.spec.mtime.unix_seconds());
+    file_member_header(name, size, plan.spec.mtime.unix_seconds())
+}
+
+/// The outer tar header of an archive member: a plain file of `size` bytes owned by
+/// root (numerically, as `docker save` writes), modified at `mtime`.
+pub fn file_member_header(name: &str, size: u64, mtime: u64) -> Vec<u8> {
+    let owner = Owner::numeric_root(mtime);
     let mut out = Vec::with_capacity(tar::BLOCK as usize);
     tar::write_header(
         &Header {
@@ -197,14 +221,21 @@ fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
         members.push(("repositories".to_owned(), bytes));
     }
 
+    let mtime = plan.spec.mtime.unix_seconds();
     let mut out = Vec::new();
     for (name, bytes) in &members {
-        out.extend_from_slice(&member_header(plan, name, bytes.len() as u64));
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(tar::padding(bytes.len() as u64));
+        push_member(&mut out, name, bytes, mtime);
     }
     out.extend_from_slice(&tar::END_OF_ARCHIVE);
     out
+}
+
+/// Appends the small member `name` (header, `bytes`, padding) to `out`: the JSON members
+/// an archive ends with.
+pub fn push_member(out: &mut Vec<u8>, name: &str, bytes: &[u8], mtime: u64) {
+    out.extend_from_slice(&file_member_header(name, bytes.len() as u64, mtime));
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(tar::padding(bytes.len() as u64));
 }
 
 /// A `Write` that puts consecutive bytes at increasing offsets of a shared file, so

@@ -24,7 +24,8 @@ pub struct Blob {
 
 use crate::error::{Error, Result};
 use crate::tar::copy::{copy_exact, CopyError};
-use std::io::Write;
+use crate::tar::digest::{HashingWriter, Sha256Digest};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
 impl Blob {
@@ -67,6 +68,14 @@ impl Blob {
             blob: self,
             done: 0,
         }
+    }
+
+    /// Reads the blob once to hash it: for sources that state no digest (legacy
+    /// layers) when the digest must be known before the bytes are written.
+    pub fn digest(&self) -> Result<Sha256Digest> {
+        let mut hashing = HashingWriter::new(io::sink());
+        self.write_to(&mut hashing, "a hash")?;
+        Ok(hashing.finish().0)
     }
 
     /// Checks the digest computed while copying against the one the source states.

@@ -1,6 +1,7 @@
 //! Images: what an image holds (its description and planned layers), its config and
 //! manifest, the docker-archive writer and the file it fills, the base-image reader, and
 //! the root filesystem a base image's layers make (`rootfs`, for exportImage).
+//! and the merging of image archives.
 //! Receives resolved layers; never sees a conf, a graph or a layering algorithm.
 
 pub mod archive;
@@ -8,6 +9,7 @@ pub mod base;
 pub mod blob;
 pub mod config;
 pub mod layer;
+pub mod merge;
 pub mod output_file;
 pub mod plan;
 pub mod platform;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::{Member, Reader};
+use super::{ArchiveImage, Member, Reader};
 use crate::error::{Error, Result};
 use crate::image::blob::Blob;
 
@@ -46,10 +46,68 @@ fn legacy_config(top: &Value) -> Value {
     Value::Object(config)
 }
 
+/// The legacy layers of an archive: each id's `json`, and its parent id.
+struct LegacyLayers {
+    jsons: BTreeMap<String, Value>,
+    parents: BTreeMap<String, Option<String>>,
+}
+
 impl Reader<'_> {
     /// Reads a legacy archive: `<id>/json` + `<id>/layer.tar` directories chained by
     /// `parent`, the top one named by `repositories` or found as the only non-parent.
     pub(super) fn legacy(&mut self) -> Result<(Value, Vec<Blob>)> {
+        let legacy = self.legacy_layers()?;
+        let top = match self.top_from_repositories()? {
+            Some(top) => top,
+            None => self.unique_top(&legacy.parents)?,
+        };
+        let layers = self.legacy_chain(&top, &legacy.parents)?;
+        Ok((legacy_config(&legacy.jsons[&top]), layers))
+    }
+
+    /// Reads every image of a legacy archive: one per top layer `repositories` names,
+    /// with the names it gives it, or else one per layer that is nobody's parent. Each
+    /// layer is hashed, since its diff_id is stated nowhere and the config needs it.
+    pub(super) fn legacy_all(&mut self) -> Result<Vec<ArchiveImage>> {
+        let legacy = self.legacy_layers()?;
+        let tops = match self.tags_from_repositories()? {
+            Some(tops) => tops,
+            None => self
+                .tops(&legacy.parents)?
+                .into_iter()
+                .map(|top| (top.to_owned(), Vec::new()))
+                .collect(),
+        };
+        // By origin (which names the member): a layer several images share is hashed once.
+        let mut digests: HashMap<String, String> = HashMap::new();
+        tops.into_iter()
+            .map(|(top, repo_tags)| {
+                let mut layers = self.legacy_chain(&top, &legacy.parents)?;
+                let mut diff_ids = Vec::with_capacity(layers.len());
+                for layer in &mut layers {
+                    let digest = match digests.get(&layer.origin) {
+                        Some(known) => known.clone(),
+                        None => layer.digest()?.hex(),
+                    };
+                    digests.insert(layer.origin.clone(), digest.clone());
+                    diff_ids.push(json!(format!("sha256:{digest}")));
+                    layer.expected_sha256 = Some(digest);
+                }
+                let mut config = legacy_config(&legacy.jsons[&top]);
+                config["rootfs"]["diff_ids"] = Value::Array(diff_ids);
+                let config_bytes =
+                    serde_json::to_vec(&config).expect("a JSON value always serialises");
+                Ok(ArchiveImage {
+                    repo_tags,
+                    config_bytes,
+                    layers,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads every legacy layer's `json` and finds its parent.
+    fn legacy_layers(&self) -> Result<LegacyLayers> {
         let mut jsons = BTreeMap::new();
         for id in legacy_ids(&self.members) {
             let role = format!("json of legacy layer {id}");
@@ -57,26 +115,30 @@ impl Reader<'_> {
             jsons.insert(id, json);
         }
         let parents = self.legacy_parents(&jsons)?;
-        let top = match self.top_from_repositories()? {
-            Some(top) => top,
-            None => self.unique_top(&parents)?,
-        };
-        if !parents.contains_key(&top) {
+        Ok(LegacyLayers { jsons, parents })
+    }
+
+    /// The layers of the image whose top layer is `top`, bottom first.
+    fn legacy_chain(
+        &mut self,
+        top: &str,
+        parents: &BTreeMap<String, Option<String>>,
+    ) -> Result<Vec<Blob>> {
+        if !parents.contains_key(top) {
             return Err(self.fail(
                 REPOSITORIES,
                 format!("names top layer {top} but the archive has no member {top}/json"),
             ));
         }
-        let chain = self.chain_down(&top, &parents)?;
-        let layers = chain
+        let chain = self.chain_down(top, parents)?;
+        chain
             .iter()
             .rev()
             .map(|id| {
                 let role = format!("data of legacy layer {id}");
                 self.layer(&format!("{id}/layer.tar"), &role, None)
             })
-            .collect::<Result<Vec<_>>>()?;
-        Ok((legacy_config(&jsons[&top]), layers))
+            .collect()
     }
 
     /// Each legacy layer's `parent` id (`None` for the bottom layer).
@@ -105,19 +167,13 @@ impl Reader<'_> {
     /// The top layer id named by the legacy `repositories` file, if there is one that
     /// names any; several distinct ids mean several images.
     fn top_from_repositories(&self) -> Result<Option<String>> {
-        if !self.members.contains_key(REPOSITORIES) {
-            return Ok(None);
-        }
-        let repositories = self.read_json(REPOSITORIES, "legacy repositories file")?;
-        let invalid = || self.fail(REPOSITORIES, "is not a JSON object of {name: {tag: id}}");
-        let mut ids = BTreeSet::new();
-        for tags in repositories.as_object().ok_or_else(invalid)?.values() {
-            for id in tags.as_object().ok_or_else(invalid)?.values() {
-                ids.insert(id.as_str().ok_or_else(invalid)?.to_owned());
-            }
-        }
+        let ids: Vec<String> = self
+            .tags_from_repositories()?
+            .unwrap_or_default()
+            .into_keys()
+            .collect();
         if ids.len() > 1 {
-            let list = ids.into_iter().collect::<Vec<_>>().join(", ");
+            let list = ids.join(", ");
             return Err(self.fail(
                 REPOSITORIES,
                 format!("names several images ({list}); fromImage needs a single-image archive"),
@@ -126,21 +182,29 @@ impl Reader<'_> {
         Ok(ids.into_iter().next())
     }
 
+    /// The top layer ids the legacy `repositories` file names, each with its
+    /// `name:tag`s (sorted); `None` without the file or when it names none.
+    fn tags_from_repositories(&self) -> Result<Option<BTreeMap<String, Vec<String>>>> {
+        if !self.members.contains_key(REPOSITORIES) {
+            return Ok(None);
+        }
+        let repositories = self.read_json(REPOSITORIES, "legacy repositories file")?;
+        let invalid = || self.fail(REPOSITORIES, "is not a JSON object of {name: {tag: id}}");
+        let mut tops: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, tags) in repositories.as_object().ok_or_else(invalid)? {
+            for (tag, id) in tags.as_object().ok_or_else(invalid)? {
+                let id = id.as_str().ok_or_else(invalid)?.to_owned();
+                tops.entry(id).or_default().push(format!("{name}:{tag}"));
+            }
+        }
+        Ok((!tops.is_empty()).then_some(tops))
+    }
+
     /// Without `repositories`, the top layer is the one no other layer names as parent;
     /// it must be unique, or the archive holds several images (or a parent cycle).
     fn unique_top(&self, parents: &BTreeMap<String, Option<String>>) -> Result<String> {
-        let named: HashSet<&str> = parents.values().flatten().map(String::as_str).collect();
-        let tops: Vec<&str> = parents
-            .keys()
-            .map(String::as_str)
-            .filter(|id| !named.contains(id))
-            .collect();
-        match tops.as_slice() {
+        match self.tops(parents)?.as_slice() {
             [top] => Ok((*top).to_owned()),
-            [] => Err(Error::base_image(
-                self.archive,
-                "no legacy layer is the top one: every layer is another's parent (a parent cycle)",
-            )),
             many => Err(Error::base_image(
                 self.archive,
                 format!(
@@ -151,6 +215,24 @@ impl Reader<'_> {
                 ),
             )),
         }
+    }
+
+    /// The layers no other layer names as parent: the top of each image. None at all
+    /// means the parents form a cycle.
+    fn tops<'p>(&self, parents: &'p BTreeMap<String, Option<String>>) -> Result<Vec<&'p str>> {
+        let named: HashSet<&str> = parents.values().flatten().map(String::as_str).collect();
+        let tops: Vec<&str> = parents
+            .keys()
+            .map(String::as_str)
+            .filter(|id| !named.contains(id))
+            .collect();
+        if tops.is_empty() {
+            return Err(Error::base_image(
+                self.archive,
+                "no legacy layer is the top one: every layer is another's parent (a parent cycle)",
+            ));
+        }
+        Ok(tops)
     }
 
     /// Follows `parent` links from `top` down to the bottom layer; returns top first.

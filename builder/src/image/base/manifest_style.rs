@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{is_sha256_hex, Reader};
+use super::{is_sha256_hex, ArchiveImage, Reader};
 use crate::error::Result;
 use crate::image::blob::Blob;
 use crate::tar::digest::Sha256Digest;
@@ -22,11 +22,44 @@ fn stated_digest(name: &str) -> Option<&str> {
     is_sha256_hex(hex).then_some(hex)
 }
 
+/// One image of `manifest.json`, read: its config (bytes and parsed) and its layers.
+struct ManifestImage {
+    config_bytes: Vec<u8>,
+    config: Value,
+    layers: Vec<Blob>,
+}
+
 impl Reader<'_> {
     /// Reads a new-style archive: `manifest.json` → config and layers with diff_ids.
     pub(super) fn new_style(&mut self) -> Result<(Value, Vec<Blob>)> {
         let manifest = self.read_json(MANIFEST, "image manifest")?;
         let image = self.single_image(&manifest)?;
+        let read = self.manifest_image(image)?;
+        Ok((read.config, read.layers))
+    }
+
+    /// Reads every image of a new-style archive, in `manifest.json`'s order, each with
+    /// its `RepoTags`.
+    pub(super) fn new_style_all(&mut self) -> Result<Vec<ArchiveImage>> {
+        let manifest = self.read_json(MANIFEST, "image manifest")?;
+        let entries = self.manifest_entries(&manifest)?;
+        entries
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let repo_tags = self.repo_tags(index, entry)?;
+                let read = self.manifest_image(entry)?;
+                Ok(ArchiveImage {
+                    repo_tags,
+                    config_bytes: read.config_bytes,
+                    layers: read.layers,
+                })
+            })
+            .collect()
+    }
+
+    /// Reads the config and layers one entry of `manifest.json` names.
+    fn manifest_image(&mut self, image: &Value) -> Result<ManifestImage> {
         let config_name = self.manifest_config(image)?;
         let layer_names = self.manifest_layers(image)?;
         let role = "Config named in manifest.json";
@@ -39,18 +72,49 @@ impl Reader<'_> {
             .zip(diff_ids)
             .map(|(name, diff_id)| self.layer(name, "layer listed in manifest.json", Some(diff_id)))
             .collect::<Result<Vec<_>>>()?;
-        Ok((config, layers))
+        Ok(ManifestImage {
+            config_bytes,
+            config,
+            layers,
+        })
+    }
+
+    /// The image entries of `manifest.json`: a JSON array with at least one.
+    fn manifest_entries<'v>(&self, manifest: &'v Value) -> Result<&'v [Value]> {
+        let images = manifest
+            .as_array()
+            .ok_or_else(|| self.fail(MANIFEST, "is not a JSON array of images"))?;
+        if images.is_empty() {
+            return Err(self.fail(MANIFEST, "lists no image"));
+        }
+        Ok(images)
+    }
+
+    /// The `RepoTags` of entry `index` of `manifest.json`: absent or null (`docker save`
+    /// of an image by ID) is none.
+    fn repo_tags(&self, index: usize, image: &Value) -> Result<Vec<String>> {
+        let invalid = || {
+            self.fail(
+                MANIFEST,
+                format!("image entry {index}: RepoTags is not a list of NAME:TAG strings"),
+            )
+        };
+        match image.get("RepoTags") {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(tags)) => tags
+                .iter()
+                .map(|tag| tag.as_str().map(str::to_owned).ok_or_else(invalid))
+                .collect(),
+            Some(_) => Err(invalid()),
+        }
     }
 
     /// The one image entry of `manifest.json`; a multi-image archive is refused because
     /// which image was meant would be a guess.
     fn single_image<'v>(&self, manifest: &'v Value) -> Result<&'v Value> {
-        let images = manifest
-            .as_array()
-            .ok_or_else(|| self.fail(MANIFEST, "is not a JSON array of images"))?;
-        match images.as_slice() {
+        let images = self.manifest_entries(manifest)?;
+        match images {
             [image] => Ok(image),
-            [] => Err(self.fail(MANIFEST, "lists no image")),
             _ => Err(self.fail(
                 MANIFEST,
                 format!(

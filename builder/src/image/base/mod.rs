@@ -12,6 +12,10 @@
 //! (`manifest.json` plus a config), `legacy_style` reads the legacy per-layer
 //! directories. This module holds what they share: opening the archive, reading members
 //! and making layer blobs.
+//!
+//! [`read_base_image`] wants exactly one image and refuses an archive that holds more;
+//! [`read_archive_images`] reads every image an archive holds (`docker save a b`, a
+//! merged archive), each with its repo tags and config bytes, for `mergeImages`.
 
 pub mod extract;
 mod index;
@@ -19,7 +23,7 @@ mod legacy_style;
 mod manifest_style;
 pub mod store_paths;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -59,10 +63,67 @@ pub struct BaseImage {
     _files: Vec<Arc<File>>,
 }
 
+/// One image of an archive that may hold several.
+pub struct ArchiveImage {
+    /// The names it is loaded under (`RepoTags` of its manifest entry; for a legacy
+    /// archive, what `repositories` maps to its top layer). May be empty.
+    pub repo_tags: Vec<String>,
+    /// Its config exactly as the archive holds it, so its image ID stays the same. A
+    /// legacy archive holds no config: there it is built from the top layer's `json`,
+    /// with the diff_ids of its layers hashed.
+    pub config_bytes: Vec<u8>,
+    /// Its layers bottom → top, each with its diff_id as the digest to verify.
+    pub layers: Vec<Blob>,
+}
+
+/// Every image of one archive, in the archive's order.
+pub struct ArchiveImages {
+    pub images: Vec<ArchiveImage>,
+    /// How the archive is compressed as a whole, told from its first bytes.
+    pub compression: Compression,
+    /// Keeps the archive's (decompressed) copies alive, as in [`BaseImage`].
+    _files: Vec<Arc<File>>,
+}
+
 /// Reads the docker-archive `archive` (plain, gzip- or zstd-compressed tar) and returns
 /// the base image's config and layers without copying layer data into memory.
 pub fn read_base_image(archive: &Path) -> Result<BaseImage> {
-    let file = Arc::new(open_archive(archive)?);
+    let read = read_by_style(archive, Reader::new_style, Reader::legacy)?;
+    let (config, layers) = read.value;
+    Ok(BaseImage {
+        config,
+        layers,
+        _files: read.files,
+    })
+}
+
+/// Reads every image of the docker-archive `archive` (plain, gzip or zstd), without
+/// copying layer data into memory.
+pub fn read_archive_images(archive: &Path) -> Result<ArchiveImages> {
+    let read = read_by_style(archive, Reader::new_style_all, Reader::legacy_all)?;
+    Ok(ArchiveImages {
+        images: read.value,
+        compression: read.compression,
+        _files: read.files,
+    })
+}
+
+/// What [`read_by_style`] read, with the files its blobs point into.
+struct StyleRead<T> {
+    value: T,
+    compression: Compression,
+    files: Vec<Arc<File>>,
+}
+
+/// Opens and indexes `archive`, then reads it with `new_style` when it has a
+/// `manifest.json` and with `legacy` when it has legacy layer directories.
+fn read_by_style<'a, T>(
+    archive: &'a Path,
+    new_style: impl FnOnce(&mut Reader<'a>) -> Result<T>,
+    legacy: impl FnOnce(&mut Reader<'a>) -> Result<T>,
+) -> Result<StyleRead<T>> {
+    let (file, compression) = open_archive(archive)?;
+    let file = Arc::new(file);
     let members = index_members(archive, &file)?;
     let mut reader = Reader {
         archive,
@@ -71,20 +132,20 @@ pub fn read_base_image(archive: &Path) -> Result<BaseImage> {
         decompressed: HashMap::new(),
         files: vec![file],
     };
-    let (config, layers) = if reader.members.contains_key(MANIFEST) {
-        reader.new_style()?
+    let value = if reader.members.contains_key(MANIFEST) {
+        new_style(&mut reader)?
     } else if !legacy_ids(&reader.members).is_empty() {
-        reader.legacy()?
+        legacy(&mut reader)?
     } else {
         return Err(Error::base_image(
             archive,
             "is not a docker-archive: no manifest.json and no legacy layer directories",
         ));
     };
-    Ok(BaseImage {
-        config,
-        layers,
-        _files: reader.files,
+    Ok(StyleRead {
+        value,
+        compression,
+        files: reader.files,
     })
 }
 
@@ -101,15 +162,15 @@ fn decompress_to_temp(compression: Compression, input: impl Read) -> io::Result<
 }
 
 /// Opens `archive`, decompressing it into a temp file first when the whole archive is
-/// gzip or zstd, since indexing needs a seekable plain tar.
-fn open_archive(archive: &Path) -> Result<File> {
+/// gzip or zstd, since indexing needs a seekable plain tar. Also says which it was.
+fn open_archive(archive: &Path) -> Result<(File, Compression)> {
     let file = File::open(archive)
         .map_err(|e| Error::base_image(archive, format!("cannot open: {e}; check fromImage")))?;
     let size = file.metadata().map_err(|e| Error::read(archive, e))?.len();
     let magic = read_range(&file, 0, size.min(4)).map_err(|e| Error::read(archive, e))?;
     let compression = Compression::detect(&magic);
     if compression == Compression::None {
-        return Ok(file);
+        return Ok((file, compression));
     }
     let input = range_reader(&file, 0, size).map_err(|e| Error::read(archive, e))?;
     let (temp, _) = decompress_to_temp(compression, input).map_err(|e| {
@@ -119,7 +180,7 @@ fn open_archive(archive: &Path) -> Result<File> {
             format!("decompressing the {kind} archive failed: {e}"),
         )
     })?;
-    Ok(temp)
+    Ok((temp, compression))
 }
 
 /// A reader for `len` bytes of `file` starting at `offset`.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use stowage_test_support::TarOut;
 
 /// A small but real layer tar holding one file whose content is `text` repeated.
-fn layer(text: &str, repeat: usize) -> Vec<u8> {
+pub(crate) fn layer(text: &str, repeat: usize) -> Vec<u8> {
     TarOut::new()
         .file(&format!("etc/{text}"), text.repeat(repeat).as_bytes())
         .finish()
@@ -67,7 +67,7 @@ fn docker_save(layers: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// Writes `bytes` as `name` in `dir` and returns the path.
-fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+pub(crate) fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     path
@@ -82,12 +82,12 @@ fn error_of(path: &Path) -> String {
 }
 
 /// The bytes a blob's range covers.
-fn blob_bytes(blob: &Blob) -> Vec<u8> {
+pub(crate) fn blob_bytes(blob: &Blob) -> Vec<u8> {
     read_range(&blob.file, blob.offset, blob.size).unwrap()
 }
 
 /// Gzip-compresses `bytes`.
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
@@ -206,7 +206,7 @@ fn legacy_json(id: &str, parent: Option<&str>) -> Vec<u8> {
 
 /// A legacy archive with layers `bottom` (parent of) `top`; members listed top first
 /// so that order on disk cannot be mistaken for layer order.
-fn legacy_archive(bottom: &[u8], top: &[u8], repositories: Option<&str>) -> Vec<u8> {
+pub(crate) fn legacy_archive(bottom: &[u8], top: &[u8], repositories: Option<&str>) -> Vec<u8> {
     let mut out = TarOut::new()
         .dir("top/")
         .file("top/VERSION", b"1.0")
