@@ -2,13 +2,16 @@
 # small change, over a base that holds the bench closure. What bench/chain times: a step
 # must not cost more the deeper it is (no base layer is re-extracted).
 #
-#   nix-build bench/chain.nix --argstr seed "$RANDOM" --arg step 10 \
-#     --option sandbox true --option substituters ''
+#   nix-instantiate bench/chain.nix --argstr seed "$RANDOM" --arg depth 10
+#
+# evaluates to the list of the chain's images, the base first; bench/chain realises
+# their derivations one after another, so that evaluation (which imports the closure's
+# host directories) happens once and is not timed.
 {
   # Makes every run build afresh (the chain is otherwise in the store already).
   seed ? "0",
-  # Which image of the chain: 0 is the base, 1..depth the steps on top of it.
-  step ? 10,
+  # How many steps stand on the base.
+  depth ? 10,
   scale ? "small",
   stowageBinary ? import ../nix/static-binary.nix,
   busybox ? /usr/bin/busybox,
@@ -28,4 +31,4 @@ let
       extraCommands = "mkdir -p chain && echo '${seed} ${toString n}' > chain/step-${toString n}";
     };
 in
-image step
+builtins.genList image (depth + 1)

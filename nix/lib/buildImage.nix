@@ -17,8 +17,8 @@
   tag ? null,
   # A docker-archive whose layers go below ours (and whose config ours is merged into).
   fromImage ? null,
-  # Which image of a multi-image fromImage archive (accepted; stowage reads
-  # single-image archives for now and refuses others with an error naming them).
+  # Which image of a multi-image fromImage archive, by repository name and tag; null
+  # leaves it open (an archive of several images then needs them).
   fromImageName ? null,
   fromImageTag ? null,
   # Directories (packages, buildEnvs, bare paths) copied into the image root.
@@ -86,7 +86,7 @@ let
     command = "build-image";
     imageName = strings.toLower name;
     imageTag = tag;
-    inherit fromImage keepContentsDirlinks config created uid gid extraCommands compressor;
+    inherit fromImage fromImageName fromImageTag keepContentsDirlinks config created uid gid extraCommands compressor;
     inherit (imagePlatform) architecture;
     variant = imagePlatform.variant or null;
     copyToRoot = rootList;

@@ -14,9 +14,8 @@
   # The image: a docker-archive from the store (buildLayeredImage, `docker save`
   # output, pullImage, …; plain, gzip or zstd, new or legacy style) or a path to one.
   fromImage,
-  # Accepted as in nixpkgs, which reads the layers of the archive's first image whatever
-  # these say. stowage reads archives of one image and refuses one of several, saying
-  # how many it holds.
+  # Which image of a multi-image fromImage archive, by repository name and tag; null
+  # leaves it open (an archive of several images then needs them).
   fromImageName ? null,
   fromImageTag ? null,
   # Accepted as in nixpkgs, where it sized the VM's disk; there is nothing to size here.
@@ -26,6 +25,6 @@
   name ? fromImage.name or (builtins.unsafeDiscardStringContext (baseNameOf (toString fromImage))),
 }:
 import ./stowageDerivation.nix { inherit stowage; } {
-  inherit name system fromImage;
+  inherit name system fromImage fromImageName fromImageTag;
   command = "export-image";
 }

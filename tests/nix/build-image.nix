@@ -158,6 +158,25 @@ rec {
     config.Cmd = [ "/bin/cat" "/share/data/file" ];
   };
 
+  # A base archive of two images: fromImageName and fromImageTag pick one; without them
+  # the build fails naming both.
+  twoImages = lib.mergeImages [ parent uncompressed ];
+  onChosen = lib.buildImage {
+    name = "stowage-bi/on-chosen";
+    tag = "latest";
+    fromImage = twoImages;
+    fromImageName = "stowage-bi/uncompressed";
+    fromImageTag = "latest";
+    compressor = "none";
+    config.Cmd = [ "/bin/sh" "-c" "echo chosen" ];
+  };
+  onAmbiguous = lib.buildImage {
+    name = "stowage-bi/on-ambiguous";
+    tag = "latest";
+    fromImage = twoImages;
+    compressor = "none";
+  };
+
   # nixpkgs' build-image-with-path and -architecture: a bare path in copyToRoot, and an
   # explicit architecture written as given.
   withPath = lib.buildImage {

@@ -229,6 +229,29 @@ fn a_stream_script_is_a_base_image() {
 }
 
 #[test]
+fn from_image_name_and_tag_pick_one_image_of_several() {
+    let dir = temp_dir();
+    let (image, archive) = build("onChosen", dir.path());
+    let (_, chosen) = build("uncompressed", dir.path());
+    assert_eq!(archive.layers.len(), chosen.layers.len() + 1);
+    assert_eq!(archive.layers[0].1, chosen.layers[0].1);
+    assert_eq!(
+        run_in(Engine::Docker, &image, &archive, &[]).trim(),
+        "chosen"
+    );
+
+    let err = run_failing(common::nix_build_command(
+        IMAGES,
+        "onAmbiguous",
+        &["--no-out-link"],
+    ));
+    assert!(
+        err.contains("holds 2 images and fromImage needs exactly one; pick one with fromImageName and fromImageTag"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_bare_path_lands_at_the_root_and_architecture_is_written_as_given() {
     let dir = temp_dir();
     let (image, archive) = build("withPath", dir.path());

@@ -4,6 +4,7 @@
 use crate::commands::layers::{self, Format, LayersRequest};
 use crate::commands::{export, image, merge, nix};
 use crate::error::{Error, Result};
+use crate::image::base::select::ImageChoice;
 use crate::layering::AlgorithmName;
 use crate::tar::compression::Compression;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -167,7 +168,9 @@ pub fn run(cli: Cli) -> Result<()> {
             compress,
             tag,
         } => image::build(&conf, tag.repo_tag.as_deref(), &output, compress),
-        Command::Export { image, output } => export::export(&image, &output),
+        Command::Export { image, output } => {
+            export::export(&image, &ImageChoice::default(), &output)
+        }
         Command::Merge {
             output,
             compress,

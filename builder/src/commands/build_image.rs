@@ -14,6 +14,7 @@ use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use crate::image::archive;
 use crate::image::base::extract::{extract_layers, Owners};
+use crate::image::base::select::ImageChoice;
 use crate::image::base::store_paths::{base_store, BaseStore};
 use crate::image::base::BaseImage;
 use crate::image::layer::{Layer, LayerSource};
@@ -39,10 +40,14 @@ pub fn build_image(
     work: &Path,
 ) -> Result<()> {
     let spec = image_spec(attrs_file, &attrs, store_dir)?;
+    let choice = ImageChoice {
+        name: attrs.from_image_name.clone(),
+        tag: attrs.from_image_tag.clone(),
+    };
     let base = attrs
         .from_image
         .as_deref()
-        .map(read_from_image)
+        .map(|p| read_from_image(p, &choice))
         .transpose()?;
     let in_base = match &base {
         Some(base) => base_store(&base.layers, store_dir)?,

@@ -1,10 +1,12 @@
 //! `fromImage` as the front ends take it: a docker-archive of any style the base reader
-//! knows, or a streamLayeredImage result (a conf behind a `#!` line), which is streamed
+//! knows (of several images, the one `fromImageName` and `fromImageTag` pick), or a
+//! streamLayeredImage result (a conf behind a `#!` line), which is streamed
 //! into a temporary file first, as `$script | docker load` would read it.
 
 use crate::commands::image::plan_from_conf;
 use crate::error::{Error, Result};
 use crate::image::archive;
+use crate::image::base::select::{read_chosen_image, ImageChoice};
 use crate::image::base::{read_base_image, BaseImage};
 use std::cell::Cell;
 use std::io::Read;
@@ -19,10 +21,14 @@ thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Reads the base image at `path`.
-pub fn read_from_image(path: &Path) -> Result<BaseImage> {
+/// Reads the base image at `path`; of an archive of several images, the one `choice`
+/// names (a stream script has one image, so the choice does not apply).
+pub fn read_from_image(path: &Path, choice: &ImageChoice) -> Result<BaseImage> {
     if !is_stream_script(path)? {
-        return read_base_image(path);
+        return match choice.is_open() {
+            true => read_base_image(path),
+            false => read_chosen_image(path, choice),
+        };
     }
     let depth = DEPTH.get();
     if depth >= MAX_DEPTH {

@@ -6,6 +6,7 @@ use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::image::archive;
+use crate::image::base::select::ImageChoice;
 use crate::image::base::BaseImage;
 use crate::image::plan::{self, ImagePlan, StoreLayers};
 use crate::layering::{self, FixedLayers, Plan};
@@ -30,7 +31,7 @@ pub fn resolve(conf: Conf, file: &Path) -> Result<ResolvedConf> {
     let base = conf
         .from_image
         .as_deref()
-        .map(read_from_image)
+        .map(|p| read_from_image(p, &ImageChoice::default()))
         .transpose()?;
     let mut store = StoreLayers {
         store_dir,

@@ -6,6 +6,7 @@ use crate::commands::image;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::{legacy, Graph, GraphEntry};
+use crate::image::base::select::ImageChoice;
 use crate::layering::{self, AlgorithmName, FixedLayers, Plan, PlannedLayer, Settings};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -106,7 +107,7 @@ fn settings(
             let base = conf
                 .from_image
                 .as_deref()
-                .map(read_from_image)
+                .map(|p| read_from_image(p, &ImageChoice::default()))
                 .transpose()?;
             image::fixed_layers(conf, base.as_ref())
         }

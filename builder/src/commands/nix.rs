@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use crate::image::archive;
+use crate::image::base::select::ImageChoice;
 use crate::image::timestamp::Timestamp;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -56,7 +57,11 @@ pub fn run(command: NixCommand) -> Result<()> {
         }
         NixCommand::ExportImage => {
             let attrs: ExportImageAttrs = read_attrs(&attrs_file)?;
-            export::export(&attrs.from_image, &attrs.outputs.out)
+            let choice = ImageChoice {
+                name: attrs.from_image_name,
+                tag: attrs.from_image_tag,
+            };
+            export::export(&attrs.from_image, &choice, &attrs.outputs.out)
         }
         NixCommand::MergeImages => {
             let attrs: MergeImagesAttrs = read_attrs(&attrs_file)?;

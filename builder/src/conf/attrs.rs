@@ -59,6 +59,11 @@ pub struct ExportImageAttrs {
     /// The image archive to flatten.
     #[serde(rename = "fromImage")]
     pub from_image: PathBuf,
+    /// Which image of a multi-image archive, by repository name and tag.
+    #[serde(default, rename = "fromImageName")]
+    pub from_image_name: Option<String>,
+    #[serde(default, rename = "fromImageTag")]
+    pub from_image_tag: Option<String>,
 }
 
 /// `stowage nix merge-images`.
@@ -135,6 +140,11 @@ pub struct BuildImageAttrs {
     pub image_tag: Option<String>,
     #[serde(default)]
     pub from_image: Option<PathBuf>,
+    /// Which image of a multi-image `fromImage`, by repository name and tag.
+    #[serde(default)]
+    pub from_image_name: Option<String>,
+    #[serde(default)]
+    pub from_image_tag: Option<String>,
     /// Directories merged into the root by copying (`copyToRoot`, or `contents`).
     #[serde(default)]
     pub copy_to_root: Vec<PathBuf>,

@@ -119,7 +119,7 @@ impl Reader<'_> {
                 MANIFEST,
                 format!(
                     "the archive holds {} images and fromImage needs exactly one; \
-                     save a single image",
+                     pick one with fromImageName and fromImageTag, or save a single image",
                     images.len()
                 ),
             )),

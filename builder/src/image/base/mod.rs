@@ -21,6 +21,7 @@ pub mod extract;
 mod index;
 mod legacy_style;
 mod manifest_style;
+pub mod select;
 pub mod store_paths;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -83,6 +84,24 @@ pub struct ArchiveImages {
     pub compression: Compression,
     /// Keeps the archive's (decompressed) copies alive, as in [`BaseImage`].
     _files: Vec<Arc<File>>,
+}
+
+impl BaseImage {
+    /// A base image of `config` and `layers`, which point into `files`.
+    pub(super) fn new(config: Value, layers: Vec<Blob>, files: Vec<Arc<File>>) -> BaseImage {
+        BaseImage {
+            config,
+            layers,
+            _files: files,
+        }
+    }
+}
+
+impl ArchiveImages {
+    /// The files the images' blobs point into, to keep them alive elsewhere.
+    pub(super) fn files(&self) -> Vec<Arc<File>> {
+        self._files.clone()
+    }
 }
 
 /// Reads the docker-archive `archive` (plain, gzip- or zstd-compressed tar) and returns

@@ -561,7 +561,7 @@ fn manifest_with_two_images() {
         error_of(&path),
         format!(
             "base image {}: member manifest.json: the archive holds 2 images and \
-             fromImage needs exactly one; save a single image",
+             fromImage needs exactly one; pick one with fromImageName and fromImageTag, or save a single image",
             path.display()
         )
     );

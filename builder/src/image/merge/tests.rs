@@ -5,10 +5,10 @@
 use super::*;
 use crate::commands::merge::merge;
 use crate::image::base::tests::{blob_bytes, gzip, layer, legacy_archive, write};
-use stowage_test_support::TarOut;
 use crate::image::base::{read_archive_images, read_base_image};
 use std::io::Read;
 use stowage_test_support::tar_members;
+use stowage_test_support::TarOut;
 
 /// An image of a test archive: its repo tags, its layers, and a word that makes its
 /// config its own.
