@@ -39,15 +39,7 @@ in
 {
   stowage = final.callPackage ./package.nix { };
 
-  # nixpkgs' dockerTools keeps what stowage does not provide (pullImage, buildImage,
+  # nixpkgs' dockerTools keeps what stowage does not provide (pullImage, the helpers,
   # the example images, …); the functions stowage has replace nixpkgs' of the same name.
-  # buildImage with runAsRoot stays nixpkgs' (its VM) until stowage runs it too.
-  dockerTools =
-    let
-      keepRunAsRoot = ours: theirs: args: if (args.runAsRoot or null) != null then theirs args else ours args;
-    in
-    prev.dockerTools // stowageLib // {
-      buildImage = keepRunAsRoot stowageLib.buildImage prev.dockerTools.buildImage;
-      buildImageWithNixDb = keepRunAsRoot stowageLib.buildImageWithNixDb prev.dockerTools.buildImageWithNixDb;
-    };
+  dockerTools = prev.dockerTools // stowageLib;
 }

@@ -257,6 +257,8 @@ rec {
       echo keep > etc/keep
       echo untouched > etc/untouched
       echo gone > data/old-dir/gone
+      echo 'root:x:0:0:root:/root:/bin/sh' > etc/passwd
+      echo 'root:x:0:' > etc/group
     '';
   };
   runAsRoot = lib.buildImage {
@@ -278,9 +280,14 @@ rec {
       echo hi > /home/alice/file
       chown -R 1000:1000 /home/alice
       chown 4321:4321 /etc/untouched
+      # chown(2) from programs, not the shell's stand-ins: recorded all the same.
+      echo trapped > /etc/trapped
+      ${tools}/bin/busybox chown 2000:3000 /etc/trapped
+      mkdir -p /home/bob/.config
+      ${tools}/bin/busybox chown -R 1500:1500 /home/bob
     '';
     extraCommands = "echo '(extraCommand)' > extraCommands";
-    config.Cmd = [ "/bin/sh" "-c" "cat /runAsRoot /extraCommands /etc/motd; ls /etc /data/old-dir" ];
+    config.Cmd = [ "/bin/sh" "-c" "cat /runAsRoot /extraCommands /etc/motd; ls /etc /data/old-dir; stat -c '%u:%g %n' /etc/trapped /home/bob" ];
   };
 
   # nixpkgs' layersUnpackOrder: each runAsRoot sees the layers below in order.

@@ -370,6 +370,10 @@ fn run_as_root_changes_become_the_layer_with_whiteouts() {
         "home/alice/ 755 1000:1000",
         "home/alice/file 644 1000:1000",
         "etc/untouched 644 4321:4321 : size=10",
+        // chown(2) from a program (busybox's own chown, not the shell's stand-in).
+        "etc/trapped 644 2000:3000",
+        "home/bob/ 755 1500:1500",
+        "home/bob/.config/ 755 1500:1500",
     ] {
         assert!(
             listing.iter().any(|l| l.starts_with(expected)),

@@ -279,7 +279,8 @@ fn the_overlay_keeps_nixpkgs_docker_tools() {
             "--json",
             "--apply",
             "tools: { kept = tools.pullImage { }; ours = builtins.all (f: builtins.hasAttr f tools) \
-             [ \"buildLayeredImage\" \"streamLayeredImage\" ]; }",
+             [ \"buildLayeredImage\" \"streamLayeredImage\" \"buildImage\" \"buildImageWithNixDb\" \
+             \"exportImage\" \"mergeImages\" ]; }",
         ],
     ));
     let value: Value = serde_json::from_str(&out).expect("nix eval --json prints JSON");

@@ -86,6 +86,11 @@ impl Chroot {
         })
     }
 
+    /// The directory the commands see as `/`, as we see it.
+    pub fn root(&self) -> PathBuf {
+        PathBuf::from(std::ffi::OsStr::from_bytes(self.root.as_bytes()))
+    }
+
     /// Makes `command` enter the chroot between fork and exec.
     pub fn apply(&self, command: &mut Command) {
         let root = self.root.clone();

@@ -197,7 +197,7 @@ fn affected_paths(path: &Path, recursive: bool) -> Vec<PathBuf> {
 
 /// `base/path` with `.` and `..` resolved on the names alone (as the image will see them,
 /// not following symlinks that point into the host's store).
-fn lexical_join(base: &Path, path: &Path) -> PathBuf {
+pub(crate) fn lexical_join(base: &Path, path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in base.join(path).components() {
         match component {
@@ -214,7 +214,7 @@ fn lexical_join(base: &Path, path: &Path) -> PathBuf {
 /// The path inside the image: relative to the root as the commands see it. Absolute paths
 /// outside the tree (there is nothing else in the sandbox) are taken as image paths, so
 /// `chown 1000 /data` works with and without enableFakechroot.
-fn image_path(root: &Path, path: &Path) -> PathBuf {
+pub(crate) fn image_path(root: &Path, path: &Path) -> PathBuf {
     match path.strip_prefix(root) {
         Ok(inside) => inside.to_owned(),
         Err(_) => path.strip_prefix("/").unwrap_or(path).to_owned(),
@@ -222,7 +222,7 @@ fn image_path(root: &Path, path: &Path) -> PathBuf {
 }
 
 /// One journal record: `uid:gid` (`-` for unchanged), NUL, the image path, NUL.
-fn record(path: &Path, ownership: Ownership) -> Vec<u8> {
+pub(crate) fn record(path: &Path, ownership: Ownership) -> Vec<u8> {
     let id = |v: Option<u64>| v.map_or("-".to_owned(), |n| n.to_string());
     let mut out = format!("{}:{}\0", id(ownership.uid), id(ownership.gid)).into_bytes();
     out.extend_from_slice(path.as_os_str().as_bytes());

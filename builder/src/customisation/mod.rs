@@ -5,6 +5,7 @@
 //! then `perms`. The layered functions pack it as `layer.tar` plus its `checksum`, the
 //! form nixpkgs' conf expects; buildImage puts the tree straight into its layer.
 
+mod chown_trap;
 mod contents;
 pub mod fakechroot;
 pub mod fakeroot;
@@ -12,6 +13,7 @@ pub mod nix_db;
 mod overlay;
 pub mod perms;
 
+use crate::customisation::chown_trap::ChownTrap;
 use crate::customisation::fakechroot::Chroot;
 use crate::customisation::fakeroot::Ownership;
 use crate::customisation::perms::PermRule;
@@ -178,6 +180,40 @@ struct FakeRoot<'a> {
     shims: PathBuf,
 }
 
+/// Runs `command` while serving its chown calls into `journal`; its exit status.
+fn run_trapped(
+    command: &mut Command,
+    trap: ChownTrap,
+    journal: &File,
+    image_root: &Path,
+    what: &str,
+) -> std::io::Result<std::process::ExitStatus> {
+    let mut child = command.spawn()?;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let server = scope.spawn(|| trap.serve(journal, image_root, &done));
+        let status = child.wait();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        match server.join() {
+            Ok(Ok(())) => status,
+            Ok(Err(e)) => Err(std::io::Error::other(format!(
+                "{what}: serving chown calls: {e}"
+            ))),
+            Err(_) => Err(std::io::Error::other(format!(
+                "{what}: the chown server panicked"
+            ))),
+        }
+    })
+}
+
+/// An error making the chown trap.
+fn trap_error(what: &str, e: std::io::Error) -> Error {
+    Error::input(
+        Path::new(what),
+        format!("cannot prepare to record chown calls: {e}"),
+    )
+}
+
 /// Where user commands run.
 enum Place {
     /// In the root tree, as the build user.
@@ -273,6 +309,7 @@ fn run_commands(
         .map(|f| (f.shims.clone(), PathBuf::from(SHIMS_IN_CHROOT)))
         .into_iter()
         .collect();
+    let overlay = matches!(place, Place::Overlay(_));
     let instead = match place {
         Place::Overlay(_) => {
             "use extraCommands, or buildLayeredImage's fakeRootCommands, instead of runAsRoot"
@@ -292,7 +329,24 @@ fn run_commands(
             command.current_dir(root);
         }
     }
-    let status = command.status();
+    // runAsRoot: chown(2) from any program is recorded too, not only the stand-ins'.
+    let trap = match (overlay, fakeroot, &chroot) {
+        (true, Some(f), Some(c)) => Some((
+            ChownTrap::new().map_err(|e| trap_error(what, e))?,
+            f,
+            c.root(),
+        )),
+        _ => None,
+    };
+    let status = match trap {
+        Some((trap, fakeroot, image_root)) => {
+            // SAFETY: the closure only makes system calls on memory made before the
+            // fork, and runs after the chroot's own (registered first).
+            unsafe { command.pre_exec(trap.child_side()) };
+            run_trapped(&mut command, trap, fakeroot.journal, &image_root, what)
+        }
+        None => command.status(),
+    };
     let chroot_used = chroot.is_some();
     if let Some(c) = chroot {
         c.cleanup();
