@@ -177,6 +177,16 @@ rec {
     compressor = "none";
   };
 
+  # The other way round: a layered image on a buildImage result.
+  layeredOnBuildImage = lib.buildLayeredImage {
+    name = "stowage-bi/layered-on-build-image";
+    tag = "latest";
+    fromImage = child;
+    contents = [ linked ];
+    compressor = "none";
+    config.Cmd = [ "/bin/sh" "-c" "cat /share/data/file; echo $LAST_LAYER" ];
+  };
+
   # nixpkgs' build-image-with-path and -architecture: a bare path in copyToRoot, and an
   # explicit architecture written as given.
   withPath = lib.buildImage {

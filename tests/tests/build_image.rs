@@ -210,6 +210,22 @@ fn build_image_works_on_top_of_a_layered_image() {
 }
 
 #[test]
+fn a_layered_image_works_on_top_of_a_build_image_result() {
+    let dir = temp_dir();
+    let (image, archive) = build("layeredOnBuildImage", dir.path());
+    let (_, child) = build("child", dir.path());
+    assert_eq!(&archive.layers[..2], &child.layers[..]);
+    for engine in [Engine::Docker, Engine::Podman] {
+        let out = run_in(engine, &image, &archive, &[]);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["data", "child"],
+            "{engine:?}"
+        );
+    }
+}
+
+#[test]
 fn a_stream_script_is_a_base_image() {
     let dir = temp_dir();
     let (image, archive) = build("onStream", dir.path());
