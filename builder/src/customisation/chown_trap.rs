@@ -157,24 +157,51 @@ fn install(program: &[libc::sock_filter], socket: RawFd) -> io::Result<()> {
     }
 }
 
-/// Space for one descriptor in a control message.
-const CMSG_SPACE: usize = 24;
+/// The buffers of a message carrying one byte and one descriptor; the control buffer is
+/// of u64 so that the control header in it is aligned.
+struct FdMessage {
+    byte: [u8; 1],
+    control: [u64; 3],
+    iov: libc::iovec,
+}
+
+impl FdMessage {
+    /// Empty buffers.
+    fn new() -> FdMessage {
+        FdMessage {
+            byte: [0],
+            control: [0; 3],
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+        }
+    }
+
+    /// A message header pointing at these buffers, which must stay where they are while
+    /// it is used.
+    fn header(&mut self) -> libc::msghdr {
+        self.iov = libc::iovec {
+            iov_base: self.byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        // SAFETY: a zeroed msghdr is a valid empty one; the fields set point at our buffers.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_iov = &mut self.iov;
+        message.msg_iovlen = 1;
+        message.msg_control = self.control.as_mut_ptr().cast();
+        message.msg_controllen = size_of_val(&self.control);
+        message
+    }
+}
 
 /// Sends `fd` over `socket` (SCM_RIGHTS). No allocation: safe between fork and exec.
 fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = [0u8; CMSG_SPACE];
-    // SAFETY: the message header points at live buffers of the stated sizes; the cmsg
-    // macros stay within `control`.
+    let mut buffers = FdMessage::new();
+    let mut message = buffers.header();
+    // SAFETY: the header points at live, aligned buffers of the stated sizes; the cmsg
+    // macros stay within the control buffer.
     unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
         message.msg_controllen = libc::CMSG_SPACE(size_of::<RawFd>() as u32) as usize;
         let header = libc::CMSG_FIRSTHDR(&message);
         (*header).cmsg_level = libc::SOL_SOCKET;
@@ -190,19 +217,10 @@ fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
 
 /// Receives a descriptor sent by [`send_fd`]; `None` when the other end closed first.
 fn receive_fd(socket: &OwnedFd) -> io::Result<Option<OwnedFd>> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut control = [0u8; CMSG_SPACE];
+    let mut buffers = FdMessage::new();
+    let mut message = buffers.header();
     // SAFETY: as in `send_fd`; the received descriptor is checked before it is owned.
     unsafe {
-        let mut message: libc::msghdr = std::mem::zeroed();
-        message.msg_iov = &mut iov;
-        message.msg_iovlen = 1;
-        message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = control.len();
         let n = libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC);
         if n < 0 {
             return Err(io::Error::last_os_error());
