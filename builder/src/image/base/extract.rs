@@ -435,6 +435,22 @@ mod tests {
         assert!(!owners.contains_key(Path::new("etc/motd")));
     }
 
+    /// nixpkgs' repeated-layers test: a base listing one layer twice unpacks cleanly.
+    #[test]
+    fn a_layer_listed_twice_unpacks_twice_without_error() {
+        let root = tempfile::tempdir().unwrap();
+        let members: &[Member] = &[
+            ("bin/", D, ""),
+            ("bin/sh", F, "sh"),
+            ("bin/ash", H, "bin/sh"),
+        ];
+        extract_layers(&[layer(members), layer(members)], root.path()).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("bin/ash")).unwrap(),
+            "sh"
+        );
+    }
+
     #[test]
     fn hostile_members_are_refused_and_nothing_lands_outside() {
         let outside = tempfile::tempdir().unwrap();

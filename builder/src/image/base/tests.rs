@@ -188,6 +188,32 @@ fn docker_save_symlinked_duplicate_layer() {
     assert_layers(&image, &path, &layers, &names);
 }
 
+/// Docker 25+ `docker save`: an OCI layout (`index.json`, `oci-layout`, `blobs/sha256/…`)
+/// whose `manifest.json` names the blobs as members.
+#[test]
+fn docker_25_oci_layout_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = vec![layer("oci-bottom", 40), layer("oci-top", 90)];
+    let config = config_json(&diff_ids_of(&layers));
+    let blob = |bytes: &[u8]| format!("blobs/sha256/{}", Sha256Digest::of(bytes).hex());
+    let names: Vec<String> = layers.iter().map(|l| blob(l)).collect();
+    let mut archive = TarOut::new()
+        .file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)
+        .file("index.json", br#"{"schemaVersion":2,"manifests":[]}"#)
+        .dir("blobs/")
+        .dir("blobs/sha256/");
+    for (name, data) in names.iter().zip(&layers) {
+        archive = archive.file(name, data);
+    }
+    let bytes = archive
+        .file(&blob(&config), &config)
+        .file("manifest.json", &manifest_json(&blob(&config), &names))
+        .finish();
+    let path = write(&dir, "base.tar", &bytes);
+    let image = read_base_image(&path).unwrap();
+    assert_layers(&image, &path, &layers, &names);
+}
+
 /// A legacy layer json with an optional parent.
 fn legacy_json(id: &str, parent: Option<&str>) -> Vec<u8> {
     let mut json = json!({
