@@ -177,6 +177,51 @@ rec {
     compressor = "none";
   };
 
+  # nixpkgs' repeated-layers test: a hand-made base whose manifest lists its one layer
+  # twice (and its config the diff_id twice), under runAsRoot.
+  repeatedLayerBase = derivation {
+    name = "stowage-bi-repeated-layer.tar";
+    inherit system;
+    builder = support.busybox;
+    args = [
+      "sh"
+      "-c"
+      ''
+        set -e
+        bb=${support.busybox}
+        $bb mkdir work && cd work
+        $bb tar -xf ${uncompressed}
+        old=$($bb sed 's/.*"Config":"\([0-9a-f]*\).json".*/\1/' manifest.json)
+        $bb sed 's/"diff_ids":\["\([^"]*\)"\]/"diff_ids":["\1","\1"]/' $old.json > config
+        new=$($bb sha256sum config | $bb cut -d' ' -f1)
+        $bb mv config $new.json && $bb rm $old.json
+        echo '[{"Config":"'$new'.json","Layers":["layers/000.tar","layers/000.tar"],"RepoTags":["stowage-bi/repeated:latest"]}]' > manifest.json
+        $bb tar -cf $out manifest.json $new.json layers
+      ''
+    ];
+  };
+  repeatedLayer = lib.buildImage {
+    name = "stowage-bi/repeated-layer-test";
+    tag = "latest";
+    fromImage = repeatedLayerBase;
+    copyToRoot = linked;
+    compressor = "none";
+    runAsRoot = "echo runAsRoot ran";
+  };
+
+  # nixpkgs' cross test: the default architecture is the contents' system's (here a
+  # stand-in aarch64 host; the image is not run, as nixpkgs does not run it either).
+  cross = (import ../../nix/lib {
+    inherit (support) stowage tools;
+    inherit system;
+    hostSystem = "aarch64-linux";
+  }).buildImage {
+    name = "stowage-bi/hello-cross";
+    tag = "latest";
+    copyToRoot = linked;
+    compressor = "none";
+  };
+
   # The other way round: a layered image on a buildImage result.
   layeredOnBuildImage = lib.buildLayeredImage {
     name = "stowage-bi/layered-on-build-image";

@@ -431,6 +431,30 @@ fn run_as_root_sees_the_base_layers_in_order() {
 }
 
 #[test]
+fn a_base_listing_one_layer_twice_works_under_run_as_root() {
+    let dir = temp_dir();
+    let (image, archive) = build("repeatedLayer", dir.path());
+    assert_eq!(archive.layers.len(), 3);
+    assert_eq!(archive.layers[0].1, archive.layers[1].1);
+    let out = run_in(
+        Engine::Docker,
+        &image,
+        &archive,
+        &["/bin/sh", "-c", "exit 0"],
+    );
+    assert_eq!(out, "");
+}
+
+#[test]
+fn the_default_architecture_is_the_contents_systems() {
+    let dir = temp_dir();
+    let (_, archive) = build("cross", dir.path());
+    assert_eq!(archive.config["architecture"], "arm64");
+    let (_, native) = build("uncompressed", dir.path());
+    assert_eq!(native.config["architecture"], "amd64");
+}
+
+#[test]
 fn bad_arguments_are_refused_at_evaluation() {
     for (attr, expected) in [
         (
