@@ -89,9 +89,42 @@ impl Error {
         }
     }
 
+    /// The error as one printable line: newlines, escape sequences and other control
+    /// characters from input (member names, conf values) are shown escaped, so that a
+    /// hostile name can neither split the line nor drive the terminal.
+    pub fn one_line(&self) -> String {
+        escape_controls(&self.to_string())
+    }
+
     /// True when the reader of our output went away (`stowage stream | head`): not an error
     /// worth reporting, since the reader chose to stop.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// `text` with every control character written as an escape (`\n`, `\x1b`).
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_onto_one_line() {
+        let err = Error::input(Path::new("a\nb\x1b[31mc\u{9b}"), "bad\r\tthing");
+        assert_eq!(err.one_line(), "a\\nb\\x{1b}[31mc\\x{9b}: bad\\r\\tthing");
     }
 }

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         // The reader went away (`stowage stream conf | head`): it chose to stop.
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("stowage: {err}");
+            eprintln!("stowage: {}", err.one_line());
             ExitCode::FAILURE
         }
     }

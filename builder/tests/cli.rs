@@ -239,6 +239,16 @@ fn a_stream_script_is_a_base_image_as_its_archive_would_be() {
 }
 
 #[test]
+fn an_error_is_one_line_whatever_the_input_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_conf(dir.path(), json!({"repo_tag": "evil\n\u{1b}[2Jname:1"}));
+    let err = error_of(stowage().arg("stream").arg(&conf));
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(err.contains("evil\\n\\x{1b}[2Jname"), "{err:?}");
+}
+
+#[test]
 fn a_stream_script_that_is_its_own_base_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("self.stream");

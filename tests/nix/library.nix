@@ -332,6 +332,15 @@ in
 
   # ---------------------------------------------------------------- errors (library_errors.rs)
   errors = {
+    # Would build an image with no command: refused with the field it meant.
+    misspeltConfig = lib.buildLayeredImage {
+      name = "stowage-lib/misspelt-config";
+      config.Cmnd = [ "/bin/sh" ];
+    };
+    # docker load would refuse the name long after the build.
+    badRepoName = lib.buildLayeredImage {
+      name = "stowage-lib/a..b";
+    };
     maxLayersOne = lib.streamLayeredImage {
       name = "stowage-lib/max-layers-one";
       maxLayers = 1;

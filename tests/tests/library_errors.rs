@@ -107,3 +107,18 @@ fn bad_perms_fail_the_customisation_layer_naming_the_rule_and_field() {
         &["perms[0].path: \"srv\" must be an absolute image path such as \"/data\""],
     );
 }
+
+#[test]
+fn what_docker_load_would_refuse_fails_the_build_naming_it() {
+    assert_mentions(
+        &build_error("misspeltConfig"),
+        &[
+            "config.Cmnd is not a field of an image config; did you mean Cmd?",
+            "stream-misspelt-config.drv' failed",
+        ],
+    );
+    assert_mentions(
+        &build_error("badRepoName"),
+        &["component \"a..b\" joins letters and digits with something other than one '.', one or two '_', or '-'s"],
+    );
+}

@@ -21,9 +21,10 @@ use crate::image::layer::{Layer, LayerSource};
 use crate::image::plan::{EnvMerge, ImagePlan, ImageSpec};
 use crate::image::platform;
 use crate::image::repo_tag::RepoTag;
+use crate::image::runtime_config;
 use crate::image::timestamp::Timestamp;
 use crate::tar::fs_layer::FsLayer;
-use crate::tar::Owner;
+use crate::tar::{checked_id, Owner};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +85,9 @@ fn image_spec(attrs_file: &Path, attrs: &BuildImageAttrs, store_dir: &Path) -> R
             ))
         }
     };
+    runtime_config::check(&config).map_err(|m| bad("config", m))?;
+    checked_id(attrs.uid).map_err(|m| bad("uid", m))?;
+    checked_id(attrs.gid).map_err(|m| bad("gid", m))?;
     let mtime = Timestamp::parse(MTIME).map_err(|m| bad("mtime", m))?;
     Ok(ImageSpec {
         architecture: attrs.architecture.clone(),

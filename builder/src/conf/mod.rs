@@ -12,9 +12,10 @@ use crate::graph::{Graph, GraphEntry};
 use crate::image::plan::{EnvMerge, ImageSpec};
 use crate::image::platform;
 use crate::image::repo_tag::RepoTag;
+use crate::image::runtime_config;
 use crate::image::timestamp::Timestamp;
 use crate::layering::{AlgorithmName, Settings};
-use crate::tar::Owner;
+use crate::tar::{checked_id, Owner};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -176,6 +177,7 @@ impl Conf {
                 ))
             }
         };
+        runtime_config::check(&config).map_err(|m| bad("config", m))?;
         let created = Timestamp::parse(&self.created).map_err(|m| bad("created", m))?;
         let mtime = match &self.mtime {
             Some(text) => Timestamp::parse(text).map_err(|m| bad("mtime", m))?,
@@ -194,8 +196,8 @@ impl Conf {
             variant: self.variant.clone().filter(|v| !v.is_empty()),
             config,
             owner: Owner {
-                uid: self.uid.unwrap_or(0),
-                gid: self.gid.unwrap_or(0),
+                uid: checked_id(self.uid.unwrap_or(0)).map_err(|m| bad("uid", m))?,
+                gid: checked_id(self.gid.unwrap_or(0)).map_err(|m| bad("gid", m))?,
                 uname: self.uname.clone().unwrap_or_else(|| "root".into()),
                 gname: self.gname.clone().unwrap_or_else(|| "root".into()),
                 mtime: mtime.unix_seconds(),
@@ -286,6 +288,9 @@ mod tests {
             (r#""os": "linux""#, r#""os": "darwin""#, "conf.json: field `os`: \"darwin\" is not supported; images are always \"linux\""),
             (r#""config": {"Cmd": ["/bin/sh"]}"#, r#""config": [1]"#, "conf.json: field `config`: must be an object or null, not [1]"),
             (r#""mtime": "1970-01-01T00:00:01Z""#, r#""mtime": "yesterday""#, "conf.json: field `mtime`: \"yesterday\" is not a date; use ISO 8601 (e.g. 1970-01-01T00:00:01Z) or \"now\""),
+            (r#""uid": 0"#, r#""uid": 9223372036854775808"#, "conf.json: field `uid`: 9223372036854775808 is not a Linux user or group id (0 to 4294967294)"),
+            (r#""config": {"Cmd": ["/bin/sh"]}"#, r#""config": {"Cmnd": ["/bin/sh"]}"#, "conf.json: field `config`: config.Cmnd is not a field of an image config; did you mean Cmd? (an unknown field is ignored by every engine)"),
+            (r#""created": "1970-01-01T00:00:01Z""#, r#""created": "2016-12-31T23:59:60Z""#, "conf.json: field `created`: \"2016-12-31T23:59:60Z\" is a leap second, which docker load refuses; use :59"),
             (r#""repo_tag": "hello:latest""#, r#""repo_tag": "Hello:latest""#, "conf.json: field `repo_tag`: name \"Hello\" must be lower-case letters, digits and . _ - / : (Docker refuses others)"),
         ];
         for (from, to, message) in cases {

@@ -2,7 +2,7 @@
 //! instead of scripted (`[{ path = "/data"; regex = ".*\\.key"; mode = "0600"; uid = 1000; }]`).
 
 use crate::tar::fs_layer::Entry;
-use crate::tar::Owner;
+use crate::tar::{checked_id, Owner};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -67,8 +67,16 @@ impl PermRule {
             path: raw.path.trim_end_matches('/').to_owned(),
             regex,
             mode,
-            uid: raw.uid,
-            gid: raw.gid,
+            uid: raw
+                .uid
+                .map(checked_id)
+                .transpose()
+                .map_err(|m| bad("uid", m))?,
+            gid: raw
+                .gid
+                .map(checked_id)
+                .transpose()
+                .map_err(|m| bad("gid", m))?,
             uname: raw.uname,
             gname: raw.gname,
         })

@@ -15,4 +15,5 @@ pub mod plan;
 pub mod platform;
 pub mod repo_tag;
 pub mod rootfs;
+pub mod runtime_config;
 pub mod timestamp;

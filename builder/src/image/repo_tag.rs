@@ -61,6 +61,90 @@ fn check_name(name: &str) -> Result<(), String> {
             "name \"{name}\" must be lower-case letters, digits and . _ - / : (Docker refuses others)"
         ));
     }
+    if name.len() > MAX_NAME {
+        return Err(format!(
+            "name \"{name}\" is {} characters long; Docker takes at most {MAX_NAME}",
+            name.len()
+        ));
+    }
+    let (registry, path) = split_registry(name);
+    if let Some(registry) = registry {
+        check_registry(name, registry)?;
+    }
+    for component in path.split('/') {
+        check_component(name, component)?;
+    }
+    Ok(())
+}
+
+/// The longest repository name Docker accepts.
+const MAX_NAME: usize = 255;
+
+/// Splits off a registry host: the first component when more follow and it looks like
+/// a host (a `.` or a `:port`, or `localhost`), as Docker decides it.
+fn split_registry(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (Some(first), rest)
+        }
+        _ => (None, name),
+    }
+}
+
+/// A registry is `host[:port]`, the host dot-separated labels of letters, digits and
+/// inner `-`, the port digits.
+fn check_registry(name: &str, registry: &str) -> Result<(), String> {
+    let (host, port) = match registry.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (registry, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    if host.split('.').all(label) && port_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "name \"{name}\": registry \"{registry}\" is not host[:port] (labels of letters, digits and inner '-', separated by '.'; the port digits)"
+        ))
+    }
+}
+
+/// A path component is runs of lower-case letters and digits joined by one `.`, one or
+/// two `_`, or any number of `-`; no `:` (a tag goes after the last component only).
+fn check_component(name: &str, component: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "name \"{name}\": component \"{component}\" {why} (Docker refuses it)"
+        ))
+    };
+    if component.is_empty() {
+        return bad("is empty: no '//' and no '/' at either end");
+    }
+    if component.contains(':') {
+        return bad("holds a ':'; only a registry's port or the tag may follow one");
+    }
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !component.starts_with(alnum) || !component.ends_with(alnum) {
+        return bad("must start and end with a letter or digit");
+    }
+    let mut separator = String::new();
+    for c in component.chars() {
+        if alnum(c) {
+            if !matches!(separator.as_str(), "" | "." | "_" | "__")
+                && !separator.chars().all(|s| s == '-')
+            {
+                return bad("joins letters and digits with something other than one '.', one or two '_', or '-'s");
+            }
+            separator.clear();
+        } else {
+            separator.push(c);
+        }
+    }
     Ok(())
 }
 
@@ -110,6 +194,42 @@ mod tests {
             assert_eq!(parsed.to_string(), text);
         }
         assert_eq!(RepoTag::parse("a").unwrap().with_default_tag("x"), "a:x");
+    }
+
+    #[test]
+    fn refuses_the_names_docker_load_refuses() {
+        let long = format!("{}:1", "a".repeat(256));
+        for bad in [
+            "a..b",
+            "a//b",
+            "-a",
+            "abc.",
+            "a___b",
+            "a:b/c:d:e",
+            "a_-b",
+            "a/b/",
+            "reg.example:80a/app",
+            "-reg.example/app",
+            long.as_str(),
+        ] {
+            assert!(RepoTag::parse(bad).is_err(), "{bad} was accepted");
+        }
+        for good in [
+            "a__b",
+            "a-b---c",
+            "a.b",
+            "a_b",
+            "localhost/app",
+            "localhost:5000/app:1",
+            "registry.example.com:5000/stowage-lib/named:Tag-1.0",
+            "Registry.Example.COM/app".to_lowercase().as_str(),
+        ] {
+            assert!(RepoTag::parse(good).is_ok(), "{good} was refused");
+        }
+        assert_eq!(
+            RepoTag::parse("a__b/c..d").unwrap_err(),
+            "name \"a__b/c..d\": component \"c..d\" joins letters and digits with something other than one '.', one or two '_', or '-'s (Docker refuses it)"
+        );
     }
 
     #[test]

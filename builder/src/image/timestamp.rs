@@ -18,9 +18,17 @@ impl Timestamp {
             .map(|t| t.with_timezone(&Utc))
             .ok()
             .or_else(|| naive(text).map(|t| t.and_utc()));
-        parsed.map(Timestamp).ok_or_else(|| {
+        let parsed = parsed.ok_or_else(|| {
             format!("\"{text}\" is not a date; use ISO 8601 (e.g. 1970-01-01T00:00:01Z) or \"now\"")
-        })
+        })?;
+        // chrono keeps a leap second (…:60) as an extra second's nanoseconds; Docker's
+        // parser refuses it when loading the image, so refuse it now.
+        if parsed.timestamp_subsec_nanos() >= 1_000_000_000 {
+            return Err(format!(
+                "\"{text}\" is a leap second, which docker load refuses; use :59"
+            ));
+        }
+        Ok(Timestamp(parsed))
     }
 
     /// RFC 3339 in UTC with a `Z`, the form Docker and OCI tools expect in configs.
@@ -96,5 +104,14 @@ mod tests {
     fn garbage_is_refused() {
         assert!(Timestamp::parse("tomorrow").is_err());
         assert!(Timestamp::parse("").is_err());
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_as_docker_load_would() {
+        assert_eq!(
+            Timestamp::parse("2016-12-31T23:59:60Z").unwrap_err(),
+            "\"2016-12-31T23:59:60Z\" is a leap second, which docker load refuses; use :59"
+        );
+        assert!(Timestamp::parse("2016-12-31T23:59:59Z").is_ok());
     }
 }

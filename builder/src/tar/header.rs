@@ -41,6 +41,21 @@ pub struct Owner {
     pub mtime: u64,
 }
 
+/// The largest user or group id Linux has (`(uid_t)-1` means "no id"); what a
+/// runtime can give a file. Larger ones go into a tar header but fail the container.
+pub const MAX_ID: u64 = u32::MAX as u64 - 1;
+
+/// `id` if it is a Linux user or group id, else a message saying what is allowed.
+pub fn checked_id(id: u64) -> Result<u64, String> {
+    if id <= MAX_ID {
+        Ok(id)
+    } else {
+        Err(format!(
+            "{id} is not a Linux user or group id (0 to {MAX_ID})"
+        ))
+    }
+}
+
 impl Owner {
     /// uid and gid 0 with no names, as `tar --numeric-owner` writes: the owner of archive
     /// members that no conf gives one to (outer members, the customisation layer).

@@ -1,0 +1,181 @@
+//! The runtime config (`Cmd`, `Env`, …) checked before an image is written: a field of
+//! the wrong type is refused by `docker load` (or worse, read as something else), and a
+//! misspelt key (`Cmnd`) silently gives an image without a command. Both are caught here,
+//! naming the key and what it should be.
+
+use serde_json::{Map, Value};
+
+/// What a field holds.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    /// A list of strings, or one string (Docker's `StrSlice`).
+    Command,
+    List,
+    Object,
+    Number,
+    Bool,
+}
+
+/// Every field of Docker's and OCI's container config, with its kind.
+const FIELDS: &[(&str, Kind)] = &[
+    ("ArgsEscaped", Kind::Bool),
+    ("AttachStderr", Kind::Bool),
+    ("AttachStdin", Kind::Bool),
+    ("AttachStdout", Kind::Bool),
+    ("Cmd", Kind::Command),
+    ("CpuShares", Kind::Number),
+    ("Domainname", Kind::Text),
+    ("Entrypoint", Kind::Command),
+    ("Env", Kind::List),
+    ("ExposedPorts", Kind::Object),
+    ("Healthcheck", Kind::Object),
+    ("Hostname", Kind::Text),
+    ("Image", Kind::Text),
+    ("Labels", Kind::Object),
+    ("MacAddress", Kind::Text),
+    ("Memory", Kind::Number),
+    ("MemorySwap", Kind::Number),
+    ("NetworkDisabled", Kind::Bool),
+    ("OnBuild", Kind::List),
+    ("OpenStdin", Kind::Bool),
+    ("Shell", Kind::Command),
+    ("StdinOnce", Kind::Bool),
+    ("StopSignal", Kind::Text),
+    ("StopTimeout", Kind::Number),
+    ("Tty", Kind::Bool),
+    ("User", Kind::Text),
+    ("Volumes", Kind::Object),
+    ("WorkingDir", Kind::Text),
+];
+
+/// Checks every field of `config`; `null` means unset and is always fine.
+pub fn check(config: &Map<String, Value>) -> Result<(), String> {
+    for (key, value) in config.iter().filter(|(_, v)| !v.is_null()) {
+        let Some(&(_, kind)) = FIELDS.iter().find(|(name, _)| name == key) else {
+            return Err(unknown(key));
+        };
+        if !fits(kind, value) {
+            return Err(format!(
+                "config.{key} must be {}, not {value}",
+                describe(kind)
+            ));
+        }
+        if key == "Labels"
+            && !value
+                .as_object()
+                .is_some_and(|m| m.values().all(Value::is_string))
+        {
+            return Err(format!("config.Labels values must be strings, not {value}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `value` is of `kind`.
+fn fits(kind: Kind, value: &Value) -> bool {
+    let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    match kind {
+        Kind::Text => value.is_string(),
+        Kind::Command => value.is_string() || strings(value),
+        Kind::List => strings(value),
+        Kind::Object => value.is_object(),
+        Kind::Number => value.is_i64() || value.is_u64(),
+        Kind::Bool => value.is_boolean(),
+    }
+}
+
+/// How `kind` is spelt in messages.
+fn describe(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "a string",
+        Kind::Command => "a list of strings (or one string)",
+        Kind::List => "a list of strings",
+        Kind::Object => "an attribute set",
+        Kind::Number => "an integer",
+        Kind::Bool => "true or false",
+    }
+}
+
+/// The message for an unknown key, with the known one it is closest to.
+fn unknown(key: &str) -> String {
+    let closest = FIELDS
+        .iter()
+        .map(|(name, _)| {
+            (
+                distance(&key.to_ascii_lowercase(), &name.to_ascii_lowercase()),
+                *name,
+            )
+        })
+        .min();
+    match closest {
+        Some((d, name)) if d <= 2 => format!(
+            "config.{key} is not a field of an image config; did you mean {name}? (an unknown field is ignored by every engine)"
+        ),
+        _ => format!(
+            "config.{key} is not a field of an image config (an unknown field is ignored by every engine); the fields are {}",
+            FIELDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The edit distance between `a` and `b`, counting a swap of neighbours as one.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check_json(value: Value) -> Result<(), String> {
+        check(value.as_object().unwrap())
+    }
+
+    #[test]
+    fn wrong_types_and_misspelt_keys_are_named() {
+        let cases = [
+            (json!({"Env": "A=1"}), "config.Env must be a list of strings, not \"A=1\""),
+            (json!({"Cmd": 1}), "config.Cmd must be a list of strings (or one string), not 1"),
+            (json!({"ExposedPorts": ["80/tcp"]}), "config.ExposedPorts must be an attribute set, not [\"80/tcp\"]"),
+            (json!({"Labels": ["a"]}), "config.Labels must be an attribute set, not [\"a\"]"),
+            (json!({"Labels": {"a": 1}}), "config.Labels values must be strings, not {\"a\":1}"),
+            (json!({"Cmnd": ["x"]}), "config.Cmnd is not a field of an image config; did you mean Cmd? (an unknown field is ignored by every engine)"),
+            (json!({"Entrypiont": ["x"]}), "config.Entrypiont is not a field of an image config; did you mean Entrypoint? (an unknown field is ignored by every engine)"),
+        ];
+        for (config, message) in cases {
+            assert_eq!(check_json(config).unwrap_err(), message);
+        }
+    }
+
+    #[test]
+    fn what_nixpkgs_users_write_is_fine() {
+        let config = json!({
+            "Cmd": "/bin/sh", "Entrypoint": ["/bin/app"], "Env": ["A=1"], "User": "1000",
+            "WorkingDir": "/srv", "ExposedPorts": {"80/tcp": {}}, "Volumes": {"/data": {}},
+            "Labels": {"a": "b"}, "StopSignal": "SIGINT", "Healthcheck": {"Test": ["CMD", "true"]},
+            "OnBuild": null,
+        });
+        assert_eq!(check_json(config), Ok(()));
+    }
+}
