@@ -14,6 +14,7 @@ mod customisation;
 pub mod error;
 pub mod graph;
 mod image;
+mod input;
 pub mod layering;
 mod tar;
 

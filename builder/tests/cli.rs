@@ -249,6 +249,23 @@ fn an_error_is_one_line_whatever_the_input_holds() {
 }
 
 #[test]
+fn a_fifo_or_an_endless_file_is_refused_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("base.fifo");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let conf = write_conf(dir.path(), json!({"from_image": fifo}));
+    let err = error_of(stowage().arg("stream").arg(&conf));
+    assert!(err.ends_with("is not a regular file (a pipe or a device?); fromImage must be an image archive or a stream script in a file"), "{err}");
+    let err = error_of(stowage().arg("stream").arg("/dev/zero"));
+    assert_eq!(
+        err,
+        "stowage: /dev/zero: holds more than 512 MiB; is it the right file?"
+    );
+}
+
+#[test]
 fn a_stream_script_that_is_its_own_base_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("self.stream");

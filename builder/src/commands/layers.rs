@@ -131,7 +131,7 @@ struct AttrsWithGraph {
 
 /// Reads a graph file in any of the forms `stowage layers` accepts.
 fn read_input(file: &Path) -> Result<Input> {
-    let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
+    let bytes = crate::input::read_bounded(file).map_err(|e| Error::read(file, e))?;
     let body = crate::conf::skip_shebang(&bytes);
     let text = String::from_utf8_lossy(body);
     match text.trim_start().chars().next() {
@@ -164,7 +164,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(file: &Path, bytes: &[u8]) -> Resu
 
 /// Reads a JSON file (a pipeline).
 fn read_json(file: &Path) -> Result<Value> {
-    let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
+    let bytes = crate::input::read_bounded(file).map_err(|e| Error::read(file, e))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::conf(file, format!("not valid JSON: {e}")))
 }
 

@@ -123,7 +123,7 @@ pub fn attrs_file() -> PathBuf {
 
 /// Reads and decodes `.attrs.json`.
 pub fn read_attrs<T: DeserializeOwned>(file: &Path) -> Result<T> {
-    let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
+    let bytes = crate::input::read_bounded(file).map_err(|e| Error::read(file, e))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
 }

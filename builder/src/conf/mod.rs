@@ -124,7 +124,7 @@ impl LayeringSection {
 impl Conf {
     /// Reads the conf at `file`.
     pub fn load(file: &Path) -> Result<Conf> {
-        let bytes = std::fs::read(file).map_err(|e| Error::read(file, e))?;
+        let bytes = crate::input::read_bounded(file).map_err(|e| Error::read(file, e))?;
         serde_json::from_slice(skip_shebang(&bytes))
             .map_err(|e| Error::conf(file, format!("not a valid conf: {e}")))
     }

@@ -87,13 +87,37 @@ pub struct ArchiveImages {
 }
 
 impl BaseImage {
-    /// A base image of `config` and `layers`, which point into `files`.
-    pub(super) fn new(config: Value, layers: Vec<Blob>, files: Vec<Arc<File>>) -> BaseImage {
-        BaseImage {
+    /// A base image of `config` and `layers`, which point into `files`, read from
+    /// `archive`. Its history may not describe more layers than it has: an image on it
+    /// would be refused by `docker load`.
+    pub(super) fn new(
+        archive: &Path,
+        config: Value,
+        layers: Vec<Blob>,
+        files: Vec<Arc<File>>,
+    ) -> Result<BaseImage> {
+        let described = config
+            .get("history")
+            .and_then(Value::as_array)
+            .map_or(0, |h| {
+                h.iter()
+                    .filter(|e| e.get("empty_layer") != Some(&Value::Bool(true)))
+                    .count()
+            });
+        if described > layers.len() {
+            return Err(Error::base_image(
+                archive,
+                format!(
+                    "its config's history describes {described} layers but the image has {}; docker load refuses an image built on it",
+                    layers.len()
+                ),
+            ));
+        }
+        Ok(BaseImage {
             config,
             layers,
             _files: files,
-        }
+        })
     }
 }
 
@@ -109,11 +133,7 @@ impl ArchiveImages {
 pub fn read_base_image(archive: &Path) -> Result<BaseImage> {
     let read = read_by_style(archive, Reader::new_style, Reader::legacy)?;
     let (config, layers) = read.value;
-    Ok(BaseImage {
-        config,
-        layers,
-        _files: read.files,
-    })
+    BaseImage::new(archive, config, layers, read.files)
 }
 
 /// Reads every image of the docker-archive `archive` (plain, gzip or zstd), without

@@ -59,7 +59,7 @@ pub fn read_chosen_image(archive: &Path, choice: &ImageChoice) -> Result<BaseIma
             format!("the chosen image's config is not JSON: {e}"),
         )
     })?;
-    Ok(BaseImage::new(config, image.layers.clone(), all.files()))
+    BaseImage::new(archive, config, image.layers.clone(), all.files())
 }
 
 /// Why no single image fits: the choice and what the archive offers.

@@ -214,6 +214,33 @@ fn docker_25_oci_layout_archive() {
     assert_layers(&image, &path, &layers, &names);
 }
 
+/// A config whose history describes more layers than the image has is refused: an image
+/// built on it would not load.
+#[test]
+fn history_longer_than_the_layers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = vec![layer("only", 10)];
+    let mut config: Value = serde_json::from_slice(&config_json(&diff_ids_of(&layers))).unwrap();
+    config["history"] =
+        json!([{"created_by": "a"}, {"created_by": "b"}, {"created_by": "c", "empty_layer": true}]);
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_name = format!("{}.json", Sha256Digest::of(&config).hex());
+    let names = layer_names(1);
+    let bytes = TarOut::new()
+        .file(&names[0], &layers[0])
+        .file(&config_name, &config)
+        .file("manifest.json", &manifest_json(&config_name, &names))
+        .finish();
+    let path = write(&dir, "base.tar", &bytes);
+    assert_eq!(
+        error_of(&path),
+        format!(
+            "base image {}: its config's history describes 2 layers but the image has 1; docker load refuses an image built on it",
+            path.display()
+        )
+    );
+}
+
 /// A legacy layer json with an optional parent.
 fn legacy_json(id: &str, parent: Option<&str>) -> Vec<u8> {
     let mut json = json!({

@@ -123,8 +123,8 @@ pub fn plan(
 
 /// Reads a pipeline from a JSON file (nixpkgs' `layeringPipeline` may be a path to one).
 fn load(file: &Path) -> Result<Json, String> {
-    let text =
-        std::fs::read(file).map_err(|e| format!("the pipeline file {}: {e}", file.display()))?;
+    let text = crate::input::read_bounded(file)
+        .map_err(|e| format!("the pipeline file {}: {e}", file.display()))?;
     serde_json::from_slice(&text)
         .map_err(|e| format!("the pipeline file {}: not JSON: {e}", file.display()))
 }
