@@ -18,4 +18,7 @@ mod input;
 pub mod layering;
 mod tar;
 
+#[cfg(test)]
+mod robustness_tests;
+
 pub use customisation::{fakeroot, nix_db};

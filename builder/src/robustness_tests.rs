@@ -1,0 +1,122 @@
+//! Every parser of untrusted input, fed arbitrary and mangled input: it may refuse, with
+//! a one-line error, but never panic, hang or write outside its root. Property tests
+//! rather than a coverage-guided fuzzer (which needs a nightly toolchain), so they run in
+//! every CI run; each case set is small enough to take seconds.
+
+use crate::graph::{legacy, Graph};
+use crate::image::base::extract::extract_layers;
+use crate::image::base::read_base_image;
+use crate::image::blob::blob_of;
+use crate::image::repo_tag::RepoTag;
+use crate::image::timestamp::Timestamp;
+use crate::tar::digest::Sha256Digest;
+use proptest::prelude::*;
+use std::path::Path;
+
+/// A small valid docker-archive (one layer holding one file), to mangle.
+fn valid_archive() -> Vec<u8> {
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.set_cksum();
+    layer
+        .append_data(&mut header, "etc/file", &b"hello"[..])
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [Sha256Digest::of(&layer).prefixed()]},
+    }))
+    .unwrap();
+    let config_name = format!("{}.json", Sha256Digest::of(&config).hex());
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": config_name, "RepoTags": ["a:b"], "Layers": ["l/layer.tar"]}
+    ]))
+    .unwrap();
+    let mut archive = tar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("l/layer.tar", &layer),
+        (config_name.as_str(), &config),
+        ("manifest.json", &manifest),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, name, &bytes[..]).unwrap();
+    }
+    archive.into_inner().unwrap()
+}
+
+/// `bytes` with the byte at each of `flips` (positions taken modulo the length) changed.
+fn mangle(mut bytes: Vec<u8>, flips: &[(usize, u8)]) -> Vec<u8> {
+    let len = bytes.len();
+    for &(at, value) in flips {
+        bytes[at % len] ^= value | 1;
+    }
+    bytes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn graph_readers_never_panic(text in ".{0,400}", bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = legacy::parse_entries(&text);
+        let _ = Graph::parse_legacy(&text, Path::new("/nix/store"), Path::new("graph"));
+        let _ = Graph::parse_json(&bytes, Path::new("/nix/store"), Path::new("graph"));
+    }
+
+    /// The shape of the legacy form with any count: no count from input sizes anything.
+    #[test]
+    fn legacy_counts_are_never_trusted(count in any::<u64>(), refs in 0usize..4) {
+        let path = "/nix/store/00000000000000000000000000000000-a";
+        let text = format!("{path}\n\n{count}\n{}", format!("{path}\n").repeat(refs));
+        let _ = legacy::parse_entries(&text);
+    }
+
+    #[test]
+    fn names_and_dates_never_panic_and_tags_round_trip(text in ".{0,300}") {
+        if let Ok(tag) = RepoTag::parse(&text) {
+            prop_assert_eq!(RepoTag::parse(&tag.to_string()), Ok(tag));
+        }
+        let _ = Timestamp::parse(&text);
+    }
+
+    #[test]
+    fn a_mangled_base_archive_is_read_or_refused_in_one_line(
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        cut in any::<usize>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = mangle(valid_archive(), &flips);
+        bytes.truncate(cut % (bytes.len() + 1));
+        let path = dir.path().join("base.tar");
+        std::fs::write(&path, &bytes).unwrap();
+        if let Err(e) = read_base_image(&path) {
+            prop_assert_eq!(e.one_line().lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_mangled_layer_unpacks_only_inside_its_root(
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+    ) {
+        let mut layer = tar::Builder::new(Vec::new());
+        for (name, data) in [("a/b/c", &b"one"[..]), ("a/d", &b"two"[..])] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            layer.append_data(&mut header, name, data).unwrap();
+        }
+        let bytes = mangle(layer.into_inner().unwrap(), &flips);
+        let outer = tempfile::tempdir().unwrap();
+        let root = outer.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let _ = extract_layers(&[blob_of(&bytes)], &root);
+        let outside: Vec<_> = std::fs::read_dir(outer.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        prop_assert_eq!(outside, vec![std::ffi::OsString::from("root")]);
+    }
+}
