@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use crate::image::archive;
-use crate::image::base::extract::{extract_layers, Owners};
 use crate::image::base::select::ImageChoice;
 use crate::image::base::store_paths::{base_store, BaseStore};
 use crate::image::base::BaseImage;
@@ -21,6 +20,10 @@ use crate::image::layer::{Layer, LayerSource};
 use crate::image::plan::{EnvMerge, ImagePlan, ImageSpec};
 use crate::image::platform;
 use crate::image::repo_tag::RepoTag;
+use crate::image::rootfs::{
+    self,
+    unpack::{unpack, Owners},
+};
 use crate::image::runtime_config;
 use crate::image::timestamp::Timestamp;
 use crate::tar::fs_layer::FsLayer;
@@ -128,7 +131,7 @@ fn root_tree(
             let lower = work.join("lower");
             std::fs::create_dir_all(&lower).map_err(|e| Error::input(&lower, e.to_string()))?;
             let owners = match base {
-                Some(base) => extract_layers(&base.layers, &lower)?,
+                Some(base) => unpack(&rootfs::flatten(&base.layers)?, &base.layers, &lower)?,
                 None => Owners::new(),
             };
             let run = RunAsRoot {

@@ -17,7 +17,6 @@
 //! [`read_archive_images`] reads every image an archive holds (`docker save a b`, a
 //! merged archive), each with its repo tags and config bytes, for `mergeImages`.
 
-pub mod extract;
 mod index;
 mod legacy_style;
 mod manifest_style;

@@ -11,12 +11,14 @@
 //!   whiteouts (`.wh.<name>`) and opaque directories (`.wh..wh..opq`) as the OCI image
 //!   spec and Docker do;
 //! - `write` writes the index as a tar in one pass, sorted by name, copying each file's
-//!   bytes straight from the layer it came from.
+//!   bytes straight from the layer it came from;
+//! - `unpack` creates what the index holds in a directory (runAsRoot's lower directory).
 
 mod index;
 mod layer;
 #[cfg(test)]
 mod tests;
+pub mod unpack;
 mod write;
 
 use crate::error::Result;

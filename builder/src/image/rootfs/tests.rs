@@ -2,6 +2,7 @@
 //! metadata kept from the headers, hard links, and the refusal of hostile layers.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use stowage_test_support::{layer_listing_as, tar_members, ListingStyle, TarOut};
@@ -354,4 +355,70 @@ fn a_truncated_layer_is_refused() {
 #[test]
 fn no_layers_make_an_empty_root() {
     assert_eq!(names(&[]), ["./"]);
+}
+
+/// Flattens `layers` and unpacks the result into a fresh directory below a fresh parent;
+/// returns both, and the owners.
+fn unpacked(layers: &[Vec<u8>]) -> (tempfile::TempDir, std::path::PathBuf, unpack::Owners) {
+    let blobs = blobs(layers);
+    let index = flatten(&blobs).unwrap();
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let owners = unpack::unpack(&index, &blobs, &root).unwrap();
+    (outer, root, owners)
+}
+
+#[test]
+fn unpacking_writes_what_the_layers_make_with_their_owners_and_nothing_outside() {
+    let whiteouts = TarOut::new()
+        .file("etc/.wh.hosts", b"")
+        .dir("srv/data/")
+        .file("srv/data/.wh..wh..opq", b"")
+        .file("srv/data/new", b"new")
+        .hard_link("srv/again", "etc/passwd")
+        .symlink("srv/link", "../etc/passwd")
+        .finish();
+    let (outer, root, owners) = unpacked(&[lower(), whiteouts]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/passwd")).unwrap(),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
+    assert!(!root.join("etc/hosts").exists(), "whited out");
+    assert!(
+        !root.join("srv/data/file").exists(),
+        "hidden by the opaque marker"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("srv/data/new")).unwrap(),
+        "new"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("srv/again")).unwrap(),
+        "root:x:0:0::/root:/bin/sh\n"
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("srv/link")).unwrap(),
+        Path::new("../etc/passwd")
+    );
+    assert!(owners.contains_key(Path::new("etc/passwd")));
+    assert!(!owners.contains_key(Path::new("etc/hosts")));
+    let beside: Vec<_> = std::fs::read_dir(outer.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(beside, [std::ffi::OsString::from("root")]);
+}
+
+/// nixpkgs' repeated-layers test: a base listing one layer twice unpacks cleanly.
+#[test]
+fn a_layer_listed_twice_unpacks() {
+    let layer = TarOut::new()
+        .dir("bin/")
+        .file("bin/sh", b"sh")
+        .hard_link("bin/ash", "bin/sh")
+        .finish();
+    let (_outer, root, _) = unpacked(&[layer.clone(), layer]);
+    assert_eq!(std::fs::read_to_string(root.join("bin/ash")).unwrap(), "sh");
 }
