@@ -9,6 +9,7 @@
 //! memory and resolved through `/proc/<pid>`, which works across its namespaces.
 
 use crate::customisation::fakeroot::{self, Ownership};
+use crate::sys::check;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write};
@@ -373,13 +374,4 @@ fn read_string(pid: u32, address: u64) -> Option<PathBuf> {
         bytes.extend_from_slice(&chunk[..n]);
     }
     None
-}
-
-/// Turns a -1 result into the error in `errno`.
-fn check(result: libc::c_int) -> io::Result<()> {
-    if result < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }

@@ -8,6 +8,7 @@
 //! files away: ownership goes through the fakeroot journal as without the chroot.
 
 use crate::error::{Error, Result};
+use crate::sys::{c_string, check};
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -215,15 +216,6 @@ unsafe fn write_proc(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// A C return value as a `Result`.
-fn check(result: libc::c_int) -> io::Result<libc::c_int> {
-    if result < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(result)
-    }
-}
-
 /// Creates `dir` (and missing parents) as a mount point, recording what it created.
 fn make_mount_point(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
     let missing: Vec<PathBuf> = dir
@@ -249,7 +241,7 @@ fn make_mount_point(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
 
 /// A path as a C string.
 fn c_path(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::input(path, "contains a NUL byte"))
+    c_string(path.as_os_str()).map_err(|_| Error::input(path, "contains a NUL byte"))
 }
 
 /// The message for a kernel that refuses the namespaces: `what` could not start, and

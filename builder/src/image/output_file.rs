@@ -10,11 +10,11 @@
 //! goes through `/proc/self/fd`), the bytes go to a named `.stowage-XXXXXX` file instead,
 //! removed on error, on SIGINT and on SIGTERM. Only SIGKILL can leave it behind.
 
+use crate::sys::{c_string, check, open_at};
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
@@ -83,21 +83,19 @@ impl OutputFile {
     /// An `O_TMPFILE` in `path`'s directory, or `None` where the filesystem, the kernel or
     /// a missing `/proc` rules that out.
     fn unnamed(path: &Path) -> io::Result<Option<Self>> {
-        let dir = c_path(directory(path))?;
-        let flags = libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC;
-        // SAFETY: `dir` is a valid C string; the result is checked before use.
-        let fd = unsafe { libc::open(dir.as_ptr(), flags, 0o600 as libc::c_uint) };
-        if fd < 0 {
-            let error = io::Error::last_os_error();
+        let flags = libc::O_TMPFILE | libc::O_RDWR;
+        let fd = match open_at(libc::AT_FDCWD, directory(path).as_os_str(), flags, 0o600) {
+            Ok(fd) => fd,
             // Kernels without O_TMPFILE see a directory opened for writing (EISDIR) or
             // an unknown flag; filesystems without it say EOPNOTSUPP.
-            return match error.raw_os_error() {
-                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT) => Ok(None),
-                _ => Err(error),
-            };
-        }
-        // SAFETY: `fd` was just opened and is owned by nothing else.
-        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+            Err(error) => {
+                return match error.raw_os_error() {
+                    Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOENT) => Ok(None),
+                    _ => Err(error),
+                }
+            }
+        };
+        let file = File::from(fd);
         if std::fs::symlink_metadata(proc_fd(&file)).is_err() {
             return Ok(None); // no /proc: it could never be linked in
         }
@@ -128,7 +126,7 @@ fn directory(path: &Path) -> &Path {
 }
 
 fn c_path(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
+    c_string(path.as_os_str())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
@@ -152,11 +150,7 @@ fn link(file: &File, name: &Path) -> io::Result<()> {
             libc::AT_SYMLINK_FOLLOW,
         )
     };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    check(result).map(drop)
 }
 
 /// Removing one registered file when SIGINT or SIGTERM arrives, then dying of the signal

@@ -4,11 +4,11 @@
 //! fails to open instead of pulling the symlink's target (outside the store, say) into
 //! the image: the class of Docker's CVE-2018-15664.
 
-use std::ffi::{CString, OsStr};
+use crate::sys::open_at;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// Opens files under one directory, remembering the last parent directory opened (the
@@ -23,7 +23,7 @@ impl TreeReader {
     /// Opens `base`, the directory trusted as it is (symlinks in its own path are
     /// followed: `/nix` may be one on some systems).
     pub(crate) fn open(base: &Path) -> io::Result<TreeReader> {
-        let base = open_at(None, base.as_os_str(), libc::O_DIRECTORY)?;
+        let base = open_below(None, base.as_os_str(), libc::O_DIRECTORY)?;
         Ok(TreeReader { base, parent: None })
     }
 
@@ -40,7 +40,7 @@ impl TreeReader {
             self.parent = Some((parent.to_owned(), fd));
         }
         let dir = self.parent.as_ref().map(|(_, fd)| fd);
-        let fd = open_at(dir, name, libc::O_NONBLOCK | libc::O_NOCTTY)?;
+        let fd = open_below(dir, name, libc::O_NONBLOCK | libc::O_NOCTTY)?;
         Ok(File::from(fd))
     }
 
@@ -52,7 +52,7 @@ impl TreeReader {
                 return Err(io::Error::from_raw_os_error(libc::EINVAL));
             };
             let dir = current.as_ref().unwrap_or(&self.base);
-            current = Some(open_at(Some(dir), name, libc::O_DIRECTORY)?);
+            current = Some(open_below(Some(dir), name, libc::O_DIRECTORY)?);
         }
         match current {
             Some(fd) => Ok(fd),
@@ -61,28 +61,14 @@ impl TreeReader {
     }
 }
 
-/// `openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags)`; without `dir`, a plain
-/// `open` that follows symlinks (for the trusted base only).
-fn open_at(dir: Option<&OwnedFd>, name: &OsStr, flags: libc::c_int) -> io::Result<OwnedFd> {
-    let name =
-        CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+/// `openat(dir, name, O_RDONLY | O_NOFOLLOW | flags)`; without `dir`, a plain `open`
+/// that follows symlinks (for the trusted base only).
+fn open_below(dir: Option<&OwnedFd>, name: &OsStr, flags: libc::c_int) -> io::Result<OwnedFd> {
     let (dir_fd, follow) = match dir {
         Some(fd) => (fd.as_raw_fd(), libc::O_NOFOLLOW),
         None => (libc::AT_FDCWD, 0),
     };
-    // SAFETY: a plain system call on a NUL-terminated name; the result is checked.
-    let fd = unsafe {
-        libc::openat(
-            dir_fd,
-            name.as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC | follow | flags,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    open_at(dir_fd, name, libc::O_RDONLY | follow | flags, 0)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use super::index::{Node, RootIndex};
 use crate::error::{Error, Result};
 use crate::image::blob::Blob;
+use crate::sys::{c_string, check, open_at};
 
 /// The owners the layers gave each path (the files on disk are all ours): what a file
 /// copied up and changed by runAsRoot keeps.
@@ -40,7 +41,8 @@ pub fn unpack(index: &RootIndex, layers: &[Blob], root: &Path) -> Result<Owners>
             }
             Node::File(meta, data) => {
                 let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
-                let mut file = File::from(open_at(&parent, name, flags, 0o600).map_err(fail)?);
+                let mut file =
+                    File::from(open_at(parent.as_raw_fd(), name, flags, 0o600).map_err(fail)?);
                 let blob = layers.get(data.layer).ok_or_else(|| {
                     Error::Internal(format!(
                         "a file of layer {} of {}",
@@ -65,6 +67,7 @@ pub fn unpack(index: &RootIndex, layers: &[Blob], root: &Path) -> Result<Owners>
             .map_err(|e| Error::input(&root.join(dir), e.to_string()))?;
         // SAFETY: plain system call on an open descriptor.
         check(unsafe { libc::fchmod(fd.as_raw_fd(), *mode) })
+            .map(drop)
             .map_err(|e| Error::input(&root.join(dir), e.to_string()))?;
     }
     Ok(owners)
@@ -78,24 +81,10 @@ struct Tree {
 impl Tree {
     /// Opens the directory `root`.
     fn open(root: &Path) -> Result<Tree> {
-        let name = c_name(root.as_os_str()).map_err(|e| Error::input(root, e.to_string()))?;
-        // SAFETY: plain system call on a NUL-terminated name; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(Error::input(
-                root,
-                format!("cannot open: {}", io::Error::last_os_error()),
-            ));
-        }
-        // SAFETY: `fd` was just opened and belongs to nobody else.
-        Ok(Tree {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+        let fd = open_at(libc::AT_FDCWD, root.as_os_str(), flags, 0)
+            .map_err(|e| Error::input(root, format!("cannot open: {e}")))?;
+        Ok(Tree { fd })
     }
 
     /// The existing directory `dir`, opened one component at a time without following
@@ -104,7 +93,7 @@ impl Tree {
         let mut current = self.fd.try_clone()?;
         for part in dir.components() {
             let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-            current = open_at(&current, part.as_os_str(), flags, 0).map_err(|e| {
+            current = open_at(current.as_raw_fd(), part.as_os_str(), flags, 0).map_err(|e| {
                 match e.raw_os_error() {
                     Some(libc::ELOOP | libc::ENOTDIR) => io::Error::other(format!(
                         "goes through {}, which is not a directory (a symlink?); refusing to write through it",
@@ -126,55 +115,17 @@ impl Tree {
     }
 }
 
-/// `name` as a C string.
-fn c_name(name: &OsStr) -> io::Result<CString> {
-    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
-}
-
-/// Turns a -1 result into the error in `errno`.
-fn check(result: libc::c_int) -> io::Result<()> {
-    if result < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 /// `mkdirat(dir, name, 0755)`.
 fn mkdir_at(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
-    let name = c_name(name)?;
+    let name = c_string(name)?;
     // SAFETY: plain system call on a NUL-terminated name; the result is checked.
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) })
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) }).map(drop)
 }
 
 /// `symlinkat(target, dir, name)`: the target is written, never followed.
 fn symlink_at(target: &[u8], dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
     let target = CString::new(target).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let name = c_name(name)?;
+    let name = c_string(name)?;
     // SAFETY: plain system call on NUL-terminated strings; the result is checked.
-    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })
-}
-
-/// `openat(dir, name, O_CLOEXEC | flags, mode)`.
-fn open_at(
-    dir: &OwnedFd,
-    name: &OsStr,
-    flags: libc::c_int,
-    mode: libc::mode_t,
-) -> io::Result<OwnedFd> {
-    let name = c_name(name)?;
-    // SAFETY: plain system call on a NUL-terminated name; the result is checked.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            libc::O_CLOEXEC | flags,
-            mode,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and belongs to nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) }).map(drop)
 }

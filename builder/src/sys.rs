@@ -1,0 +1,35 @@
+//! The thin wrappers every part that makes raw system calls needs: a result checked
+//! against `errno`, a path as a C string, and `openat`. A leaf: it uses nothing of ours.
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+/// `result`, or the error in `errno` when it is negative (the system-call convention).
+pub(crate) fn check(result: libc::c_int) -> io::Result<libc::c_int> {
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result)
+    }
+}
+
+/// `name` as a C string; a NUL byte in it is `EINVAL`, as the kernel would say.
+pub(crate) fn c_string(name: &OsStr) -> io::Result<CString> {
+    CString::new(name.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `openat(dir, name, O_CLOEXEC | flags, mode)` (`dir` may be `AT_FDCWD`).
+pub(crate) fn open_at(
+    dir: RawFd,
+    name: &OsStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<OwnedFd> {
+    let name = c_string(name)?;
+    // SAFETY: plain system call on a NUL-terminated name; the result is checked.
+    let fd = check(unsafe { libc::openat(dir, name.as_ptr(), libc::O_CLOEXEC | flags, mode) })?;
+    // SAFETY: `fd` was just opened and belongs to nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
