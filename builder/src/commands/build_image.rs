@@ -57,7 +57,7 @@ pub fn build_image(
         Some(base) => base_store(&base.layers, store_dir)?,
         None => BaseStore::default(),
     };
-    let tree_part = root_tree(&attrs, base.as_ref(), store_dir, work, spec.owner.mtime)?;
+    let tree_part = root_tree(&attrs, base.as_ref(), store_dir, work, &spec.owner)?;
     let store_part = store_part(attrs_file, &attrs, store_dir, &in_base, spec.owner.mtime)?;
     let layer = new_layer(tree_part, store_part);
     let plan = ImagePlan::new(spec, base, vec![layer]);
@@ -119,7 +119,7 @@ fn root_tree(
     base: Option<&BaseImage>,
     store_dir: &Path,
     work: &Path,
-    mtime: u64,
+    owner: &Owner,
 ) -> Result<FsLayer> {
     let nix_db = attrs
         .nix_db_graph
@@ -142,9 +142,13 @@ fn root_tree(
         }
         None => (None, Owners::new()),
     };
-    let (uid, gid) = match run_as_root {
-        Some(_) => (0, 0),
-        None => (attrs.uid, attrs.gid),
+    let owner = match run_as_root {
+        Some(_) => Owner {
+            uid: 0,
+            gid: 0,
+            ..owner.clone()
+        },
+        None => owner.clone(),
     };
     let spec = CustomisationSpec {
         contents: attrs.copy_to_root.clone(),
@@ -158,7 +162,7 @@ fn root_tree(
         perms: Vec::new(),
         tools: attrs.tools.clone(),
         store_dir: store_dir.to_owned(),
-        mtime,
+        mtime: owner.mtime,
         user: "root".into(),
         run_as_root,
     };
@@ -171,13 +175,6 @@ fn root_tree(
             });
         }
     }
-    let owner = Owner {
-        uid,
-        gid,
-        uname: String::new(),
-        gname: String::new(),
-        mtime,
-    };
     customisation::tree_layer(&spec, &tree, owner)
 }
 
