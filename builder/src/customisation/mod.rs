@@ -224,12 +224,25 @@ enum Place {
     Overlay(Chroot),
 }
 
+impl Place {
+    /// What to do instead when the kernel refuses the namespaces a chroot needs.
+    fn instead(&self) -> &'static str {
+        match self {
+            Place::Overlay(_) => {
+                "use extraCommands, or buildLayeredImage's fakeRootCommands, instead of runAsRoot"
+            }
+            _ => "leave enableFakechroot off and use paths relative to the image root",
+        }
+    }
+}
+
 /// Where the stand-ins' directory is bound inside a chroot (removed again afterwards).
 const SHIMS_IN_CHROOT: &str = ".stowage-fakeroot";
 
 /// Runs user commands with the tools' shell in the root tree. With `fakeroot`, `chown`
-/// and `chgrp` are stowage's stand-ins writing to its journal; with `chroot`, the tree is
-/// `/`.
+/// and `chgrp` are stowage's stand-ins writing to its journal (and, with runAsRoot,
+/// `chown(2)` from any program is trapped into it too); `place` says whether they are
+/// chrooted, and into what.
 fn run_commands(
     spec: &CustomisationSpec,
     what: &str,
@@ -238,19 +251,79 @@ fn run_commands(
     fakeroot: Option<&FakeRoot>,
     place: Place,
 ) -> Result<()> {
-    let chroot = !matches!(place, Place::Dir);
+    let (mut command, shell) = shell_command(spec, what, script, root, fakeroot, &place)?;
+    let instead = place.instead();
+    let overlay = matches!(place, Place::Overlay(_));
+    let chroot = match place {
+        Place::Dir => None,
+        Place::Tree => {
+            let extra_binds: Vec<(PathBuf, PathBuf)> = fakeroot
+                .map(|f| (f.shims.clone(), PathBuf::from(SHIMS_IN_CHROOT)))
+                .into_iter()
+                .collect();
+            Some(Chroot::prepare(root, &spec.store_dir, &extra_binds)?)
+        }
+        Place::Overlay(chroot) => Some(chroot),
+    };
+    match &chroot {
+        Some(c) => c.apply(&mut command),
+        None => {
+            command.current_dir(root);
+        }
+    }
+    let status = match (overlay, fakeroot, &chroot) {
+        (true, Some(fakeroot), Some(c)) => {
+            let trap = ChownTrap::new().map_err(|e| trap_error(what, e))?;
+            // SAFETY: the closure only makes system calls on memory made before the
+            // fork, and runs after the chroot's own (registered first).
+            unsafe { command.pre_exec(trap.child_side()) };
+            run_trapped(&mut command, trap, fakeroot.journal, &c.root(), what)
+        }
+        _ => command.status(),
+    };
+    let chroot_used = chroot.is_some();
+    if let Some(c) = chroot {
+        c.cleanup();
+    }
+    let status = status.map_err(|e| {
+        let message = if chroot_used {
+            fakechroot::explain_spawn_error(what, instead, &e)
+        } else {
+            format!("cannot run {}: {e}", shell.display())
+        };
+        Error::input(Path::new(what), message)
+    })?;
+    if !status.success() {
+        return Err(Error::input(
+            Path::new(what),
+            format!("failed ({status}); see the build log above"),
+        ));
+    }
+    Ok(())
+}
+
+/// The shell command running `script`, with a clean environment, `PATH` (the stand-ins'
+/// directory first when there is a journal, the image's own bins last for runAsRoot)
+/// and the journal's descriptor kept open for the stand-ins. Returns it and the shell.
+fn shell_command(
+    spec: &CustomisationSpec,
+    what: &str,
+    script: &str,
+    root: &Path,
+    fakeroot: Option<&FakeRoot>,
+    place: &Place,
+) -> Result<(Command, PathBuf)> {
     let tools = spec.tools.as_deref().ok_or_else(|| {
         Error::input(Path::new(what), "commands need the `tools` package (a shell and coreutils), which the library was not given")
     })?;
     let shell = tools.join("bin/sh");
-    let mut path = tools.join("bin").into_os_string();
     let mut command = Command::new(&shell);
+    let chrooted = !matches!(place, Place::Dir);
     // The stand-ins' directory as the commands see it.
-    let shim_dir = match (fakeroot, chroot) {
-        (None, _) => None,
-        (Some(_), true) => Some(Path::new("/").join(SHIMS_IN_CHROOT)),
-        (Some(f), false) => Some(f.shims.clone()),
-    };
+    let shim_dir = fakeroot.map(|f| match chrooted {
+        true => Path::new("/").join(SHIMS_IN_CHROOT),
+        false => f.shims.clone(),
+    });
     let script = match &shim_dir {
         // Functions as well as PATH: a busybox shell runs its own applets before PATH.
         Some(dir) => {
@@ -281,16 +354,15 @@ fn run_commands(
             command.env(var, value);
         }
     }
+    let mut path = std::ffi::OsString::new();
     if let (Some(fakeroot), Some(shim_dir)) = (fakeroot, &shim_dir) {
-        let mut with_shims = shim_dir.clone().into_os_string();
-        with_shims.push(":");
-        with_shims.push(&path);
-        path = with_shims;
+        path.push(shim_dir);
+        path.push(":");
         let fd = fakeroot.journal.as_raw_fd();
         command.env(fakeroot::JOURNAL_FD_VAR, fd.to_string());
         command.env(
             fakeroot::ROOT_VAR,
-            if chroot { Path::new("/") } else { root },
+            if chrooted { Path::new("/") } else { root },
         );
         // SAFETY: fcntl on a descriptor we own, between fork and exec.
         unsafe {
@@ -300,72 +372,13 @@ fn run_commands(
             });
         }
     }
+    path.push(tools.join("bin"));
     if matches!(place, Place::Overlay(_)) {
         // runAsRoot: the image's own tools after ours, as nixpkgs' VM has them.
         path.push(":/bin:/usr/bin:/sbin:/usr/sbin");
     }
     command.env("PATH", path);
-    let extra_binds: Vec<(PathBuf, PathBuf)> = fakeroot
-        .map(|f| (f.shims.clone(), PathBuf::from(SHIMS_IN_CHROOT)))
-        .into_iter()
-        .collect();
-    let overlay = matches!(place, Place::Overlay(_));
-    let instead = match place {
-        Place::Overlay(_) => {
-            "use extraCommands, or buildLayeredImage's fakeRootCommands, instead of runAsRoot"
-        }
-        _ => "leave enableFakechroot off and use paths relative to the image root",
-    };
-    let chroot = match place {
-        Place::Dir => None,
-        Place::Tree => Some(Chroot::prepare(root, &spec.store_dir, &extra_binds)?),
-        Place::Overlay(chroot) => Some(chroot),
-    };
-    match &chroot {
-        Some(c) => {
-            c.apply(&mut command);
-        }
-        None => {
-            command.current_dir(root);
-        }
-    }
-    // runAsRoot: chown(2) from any program is recorded too, not only the stand-ins'.
-    let trap = match (overlay, fakeroot, &chroot) {
-        (true, Some(f), Some(c)) => Some((
-            ChownTrap::new().map_err(|e| trap_error(what, e))?,
-            f,
-            c.root(),
-        )),
-        _ => None,
-    };
-    let status = match trap {
-        Some((trap, fakeroot, image_root)) => {
-            // SAFETY: the closure only makes system calls on memory made before the
-            // fork, and runs after the chroot's own (registered first).
-            unsafe { command.pre_exec(trap.child_side()) };
-            run_trapped(&mut command, trap, fakeroot.journal, &image_root, what)
-        }
-        None => command.status(),
-    };
-    let chroot_used = chroot.is_some();
-    if let Some(c) = chroot {
-        c.cleanup();
-    }
-    let status = status.map_err(|e| {
-        let message = if chroot_used {
-            fakechroot::explain_spawn_error(what, instead, &e)
-        } else {
-            format!("cannot run {}: {e}", shell.display())
-        };
-        Error::input(Path::new(what), message)
-    })?;
-    if !status.success() {
-        return Err(Error::input(
-            Path::new(what),
-            format!("failed ({status}); see the build log above"),
-        ));
-    }
-    Ok(())
+    Ok((command, shell))
 }
 
 /// Plans the layer of a prepared tree: every member owned by `base` unless the journal
