@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 
 use super::layer::{Change, LayerRef};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::image::blob::Blob;
 use crate::tar::Owner;
 
 /// Permission bits and owner of a member, as its layer's header gives them.
@@ -41,6 +42,27 @@ pub struct Data {
     pub layer: usize,
     pub offset: u64,
     pub size: u64,
+}
+
+impl Data {
+    /// Copies the file's bytes from its layer among `layers` (those the index was made
+    /// from) to `out`, named `target` in errors.
+    pub fn write_to(
+        &self,
+        layers: &[Blob],
+        buffer: &mut Vec<u8>,
+        out: &mut impl std::io::Write,
+        target: &str,
+    ) -> Result<()> {
+        let blob = layers.get(self.layer).ok_or_else(|| {
+            Error::Internal(format!(
+                "a file of layer {} of {}",
+                self.layer,
+                layers.len()
+            ))
+        })?;
+        blob.write_range_to(self.offset, self.size, buffer, out, target)
+    }
 }
 
 /// What is at a path of the root filesystem.

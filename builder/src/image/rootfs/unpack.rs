@@ -43,15 +43,8 @@ pub fn unpack(index: &RootIndex, layers: &[Blob], root: &Path) -> Result<Owners>
                 let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
                 let mut file =
                     File::from(open_at(parent.as_raw_fd(), name, flags, 0o600).map_err(fail)?);
-                let blob = layers.get(data.layer).ok_or_else(|| {
-                    Error::Internal(format!(
-                        "a file of layer {} of {}",
-                        data.layer,
-                        layers.len()
-                    ))
-                })?;
                 let target = root.join(path).display().to_string();
-                blob.write_range_to(data.offset, data.size, &mut buffer, &mut file, &target)?;
+                data.write_to(layers, &mut buffer, &mut file, &target)?;
                 file.set_permissions(std::fs::Permissions::from_mode(meta.mode))
                     .map_err(fail)?;
             }

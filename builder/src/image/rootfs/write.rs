@@ -42,14 +42,7 @@ pub(super) fn write_tar(
         out.write_all(&header)
             .map_err(|e| Error::write(target, e))?;
         if let Node::File(_, data) = node {
-            let blob = layers.get(data.layer).ok_or_else(|| {
-                Error::Internal(format!(
-                    "a file of layer {} of {}",
-                    data.layer,
-                    layers.len()
-                ))
-            })?;
-            blob.write_range_to(data.offset, data.size, &mut buffer, out, target)?;
+            data.write_to(layers, &mut buffer, out, target)?;
             out.write_all(tar::padding(data.size))
                 .map_err(|e| Error::write(target, e))?;
         }
