@@ -37,6 +37,7 @@ let
       parts = split system;
       quoted = builtins.toJSON system;
       row = cpus.${parts.cpu} or null;
+      linux = builtins.toJSON "${parts.cpu}-linux";
     in
     if !(builtins.isString system) then
       fail "expected a Nix system string such as \"x86_64-linux\", got ${builtins.typeOf system}"
@@ -45,7 +46,7 @@ let
     # The seed's reasoning: an image of macOS binaries builds fine and then fails in the
     # container with "exec format error". Refuse it here, where the cause is visible.
     else if parts.kernel == "darwin" then
-      fail "the Nix system ${quoted} builds macOS binaries, which a Linux container cannot run (they fail with \"exec format error\"); build them for Linux instead (${builtins.toJSON "${parts.cpu}-linux"}, on a remote builder or with pkgsCross); if the contents already are Linux binaries, pass architecture = \"<GOARCH>\" explicitly"
+      fail "the Nix system ${quoted} builds macOS binaries, which a Linux container cannot run (they fail with \"exec format error\"), and passing architecture does not change what the contents are built for; take the image function from a Linux package set instead (nixpkgs for ${linux} built on a Linux remote builder, or pkgsCross; with nix/lib directly, hostSystem = ${linux})"
     else if parts.kernel != "linux" then
       fail "the Nix system ${quoted} is not Linux, and containers run Linux binaries; build the contents for Linux, and if they already are, pass architecture = \"<GOARCH>\" explicitly"
     else if row == null then

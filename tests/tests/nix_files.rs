@@ -114,9 +114,11 @@ fn platform_errors_read_as_in_the_builder() {
     assert_eq!(
         platform_error("aarch64-darwin"),
         "stowage: architecture: the Nix system \"aarch64-darwin\" builds macOS binaries, which \
-         a Linux container cannot run (they fail with \"exec format error\"); build them for \
-         Linux instead (\"aarch64-linux\", on a remote builder or with pkgsCross); if the \
-         contents already are Linux binaries, pass architecture = \"<GOARCH>\" explicitly"
+         a Linux container cannot run (they fail with \"exec format error\"), and passing \
+         architecture does not change what the contents are built for; take the image \
+         function from a Linux package set instead (nixpkgs for \"aarch64-linux\" built on a \
+         Linux remote builder, or pkgsCross; with nix/lib directly, hostSystem = \
+         \"aarch64-linux\")"
     );
 }
 
