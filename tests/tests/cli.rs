@@ -6,7 +6,8 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::{
-    command, nix_build, nix_eval_json, run, run_stdout, stowage_binary, temp_dir, DockerArchive,
+    command, nix_build, nix_eval_json, run, run_failing, run_stdout, stowage_binary, temp_dir,
+    DockerArchive,
 };
 
 #[test]
@@ -76,4 +77,40 @@ fn an_untagged_image_is_tagged_with_its_stream_hash() {
 
     let archive = DockerArchive::from_bytes(&run(&mut Command::new(&script)).stdout);
     assert_eq!(archive.repo_tag(), format!("{name}:{tag}"));
+}
+
+/// `stowage layers` on a stream script shows the layers it will write: the same store
+/// paths, layer by layer, as the archive it streams.
+#[test]
+fn layers_shows_the_plan_of_a_stream_script() {
+    let dir = temp_dir();
+    let script = nix_build("examples/hello.nix", "stream", dir.path());
+    let report = run_stdout(
+        Command::new(stowage_binary())
+            .args(["layers", "--format", "json", "--graph"])
+            .arg(&script),
+    );
+    let report: serde_json::Value = serde_json::from_str(&report).expect("JSON report");
+    let planned: Vec<Vec<String>> = report["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|layer| serde_json::from_value(layer["paths"].clone()).expect("paths"))
+        .collect();
+    assert!(!planned.is_empty(), "no layers in {report}");
+    let image = DockerArchive::from_bytes(&run(Command::new(&script)).stdout);
+    for (i, paths) in planned.iter().enumerate() {
+        let mut paths = paths.clone();
+        paths.sort();
+        assert_eq!(paths, image.layer_store_paths(i), "layer {}", i + 1);
+    }
+    let err = run_failing(
+        Command::new(stowage_binary())
+            .args(["layers", "--max-layers", "3", "--graph"])
+            .arg(&script),
+    );
+    assert!(
+        err.contains("lists its store_layers already, so --max-layers"),
+        "{err}"
+    );
 }

@@ -37,20 +37,35 @@ pub struct LayersRequest {
     pub explain: bool,
 }
 
-/// Plans the layers and renders the report.
+/// Plans the layers (or reads a planned conf's) and renders the report.
 pub fn report(request: &LayersRequest) -> Result<String> {
     let inputs = request
         .graphs
         .iter()
         .map(|file| read_input(file))
         .collect::<Result<Vec<_>>>()?;
+    let (graph, plan) = match inputs.as_slice() {
+        [Input::Planned(conf, file)] => planned(request, conf, file)?,
+        _ => new_plan(request, &inputs)?,
+    };
+    Ok(match request.format {
+        Format::Text => render_text(&graph, &plan, request.explain),
+        Format::Json => render_json(&graph, &plan, request.explain),
+    })
+}
+
+/// Plans the store layers of the graphs (and conf) given.
+fn new_plan(request: &LayersRequest, inputs: &[Input]) -> Result<(Graph, Plan)> {
     let source = request
         .graphs
         .first()
         .map_or(Path::new("graph"), PathBuf::as_path);
+    if let Some(Input::Planned(_, file)) = inputs.iter().find(|i| matches!(i, Input::Planned(..))) {
+        return Err(Error::conf(file, "already lists its store_layers (it is a stream script or a planned conf); pass it alone to see its layers"));
+    }
     let conf = inputs.iter().rev().find_map(|i| match i {
-        Input::Graph(_) => None,
         Input::Conf(conf, file) => Some((&**conf, file.as_path())),
+        _ => None,
     });
     let entries: Vec<GraphEntry> = inputs
         .iter()
@@ -61,6 +76,7 @@ pub fn report(request: &LayersRequest) -> Result<String> {
                 .as_ref()
                 .and_then(|l| l.graph.clone())
                 .unwrap_or_default(),
+            Input::Planned(..) => Vec::new(),
         })
         .collect();
     let mut graph = Graph::from_entries(entries, &request.store_dir, source)?;
@@ -69,10 +85,37 @@ pub fn report(request: &LayersRequest) -> Result<String> {
     let (settings, fixed) = settings(request, conf)?;
     let plan = layering::plan(&graph, &settings, fixed)
         .map_err(|m| Error::conf(source, format!("layering: {m}")))?;
-    Ok(match request.format {
-        Format::Text => render_text(&graph, &plan, request.explain),
-        Format::Json => render_json(&graph, &plan, request.explain),
-    })
+    Ok((graph, plan))
+}
+
+/// The layers a planned conf (a stream script, or nixpkgs' conf.json) already lists, with
+/// each path's size on disk: what streaming it will write.
+fn planned(request: &LayersRequest, conf: &Conf, file: &Path) -> Result<(Graph, Plan)> {
+    if request.max_layers.is_some() || request.algorithm.is_some() || request.pipeline.is_some() {
+        return Err(Error::conf(file, "lists its store_layers already, so --max-layers, --algorithm and --pipeline cannot change them; pass the image's graph to plan anew"));
+    }
+    let store_dir = conf.store_dir.as_deref().unwrap_or(&request.store_dir);
+    let entries = conf.store_layers.iter().flatten().map(|path| GraphEntry {
+        path: path.clone(),
+        references: Vec::new(),
+        nar_size: None,
+        nar_hash: None,
+    });
+    let mut graph = Graph::from_entries(entries.collect(), store_dir, file)?;
+    graph.fill_missing_sizes();
+    let layers = conf
+        .store_layers
+        .iter()
+        .enumerate()
+        .map(|(i, paths)| {
+            let reason =
+                format!("listed in store_layers[{i}] of the conf, as planned when it was made");
+            let nodes = paths.iter().filter_map(|p| graph.index_of(p));
+            PlannedLayer::uniform(nodes, &reason)
+        })
+        .collect();
+    let fixed = conf_fixed_layers(conf)?;
+    Ok((graph, Plan { layers, fixed }))
 }
 
 /// The layering settings, with options from the command line over those of a conf, and
@@ -103,16 +146,19 @@ fn settings(
             base: 0,
             customisation: true,
         },
-        Some((conf, _)) => {
-            let base = conf
-                .from_image
-                .as_deref()
-                .map(|p| read_from_image(p, &ImageChoice::default()))
-                .transpose()?;
-            image::fixed_layers(conf, base.as_ref())
-        }
+        Some((conf, _)) => conf_fixed_layers(conf)?,
     };
     Ok((settings, fixed))
+}
+
+/// The layers a conf takes besides its store layers, reading its base image.
+fn conf_fixed_layers(conf: &Conf) -> Result<FixedLayers> {
+    let base = conf
+        .from_image
+        .as_deref()
+        .map(|p| read_from_image(p, &ImageChoice::default()))
+        .transpose()?;
+    Ok(image::fixed_layers(conf, base.as_ref()))
 }
 
 /// One `--graph` input.
@@ -121,6 +167,8 @@ enum Input {
     Graph(Vec<GraphEntry>),
     /// A conf with a `layering` section, and its file.
     Conf(Box<Conf>, PathBuf),
+    /// A conf that lists its `store_layers` (a stream script), and its file.
+    Planned(Box<Conf>, PathBuf),
 }
 
 /// An `.attrs.json` of a derivation with `exportReferencesGraph.graph`.
@@ -138,16 +186,22 @@ fn read_input(file: &Path) -> Result<Input> {
         Some('[') => parse_json(file, body).map(Input::Graph),
         Some('{') => {
             let object: serde_json::Map<String, Value> = parse_json(file, body)?;
-            if object.contains_key("layering") {
+            let planned = object.contains_key("store_layers");
+            if object.contains_key("layering") || planned {
                 let conf: Conf = serde_json::from_value(Value::Object(object))
                     .map_err(|e| Error::conf(file, format!("not a valid conf: {e}")))?;
-                Ok(Input::Conf(Box::new(conf), file.to_owned()))
+                let conf = Box::new(conf);
+                Ok(if conf.layering.is_some() {
+                    Input::Conf(conf, file.to_owned())
+                } else {
+                    Input::Planned(conf, file.to_owned())
+                })
             } else if object.contains_key("graph") {
                 serde_json::from_value::<AttrsWithGraph>(Value::Object(object))
                     .map(|a| Input::Graph(a.graph))
                     .map_err(|e| Error::conf(file, format!("field `graph`: {e}")))
             } else {
-                Err(Error::conf(file, "holds neither a `graph` nor a `layering` section; pass an exportReferencesGraph file or a conf with `layering`"))
+                Err(Error::conf(file, "holds neither a `graph`, a `layering` section nor `store_layers`; pass an exportReferencesGraph file, a conf or a stream script"))
             }
         }
         _ => legacy::parse_entries(&text)
@@ -205,7 +259,7 @@ pub fn render_text(graph: &Graph, plan: &Plan, explain: bool) -> String {
     let fixed = plan.fixed.describe();
     let _ = writeln!(
         out,
-        "{} store layer{}{}, {paths} paths, {}",
+        "{} store layer{}{}, {paths} path{}, {}",
         layers.len(),
         plural(layers.len()),
         if fixed.is_empty() {
@@ -213,6 +267,7 @@ pub fn render_text(graph: &Graph, plan: &Plan, explain: bool) -> String {
         } else {
             format!(" ({fixed})")
         },
+        plural(paths),
         human(total)
     );
     out
