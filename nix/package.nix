@@ -33,8 +33,8 @@ let
         top = builtins.head (builtins.split "/" relative);
         name = baseNameOf path;
       in
-      # nix/lib/platforms.json: the platform table, compiled into the builder too.
-      (builtins.elem relative [ "Cargo.toml" "Cargo.lock" "nix" "nix/lib" "nix/lib/platforms.json" ]
+      # nix/lib/platforms.json and image-config-fields.json: tables compiled into the builder too.
+      (builtins.elem relative [ "Cargo.toml" "Cargo.lock" "nix" "nix/lib" "nix/lib/platforms.json" "nix/lib/image-config-fields.json" ]
         || builtins.elem top members)
       && name != "target"
       && !(type == "symlink" && builtins.match "result.*" name != null);

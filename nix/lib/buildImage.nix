@@ -55,6 +55,7 @@
 }:
 let
   strings = import ./strings.nix;
+  checks = import ./checks.nix;
   platform = import ./platform.nix;
   stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
   baseName = baseNameOf name;
@@ -71,13 +72,15 @@ let
   rootList =
     if rootContents == null then [ ] else if builtins.isList rootContents then rootContents else [ rootContents ];
 
+  checkedConfig = checks.config name config;
+
   # The config as a store file: Nix scans it for references, which puts the closure of
   # the config into the image without parsing anything at eval time.
   configFile = stowageDerivation {
     name = "${baseName}-config.json";
     system = checkedSystem;
     command = "write-json";
-    value = config;
+    value = checkedConfig;
   };
 
   drvAttrs = {
@@ -86,7 +89,8 @@ let
     command = "build-image";
     imageName = strings.toLower name;
     imageTag = tag;
-    inherit fromImage fromImageName fromImageTag keepContentsDirlinks config created uid gid extraCommands compressor;
+    inherit fromImage fromImageName fromImageTag keepContentsDirlinks created uid gid extraCommands compressor;
+    config = checkedConfig;
     inherit (imagePlatform) architecture;
     variant = imagePlatform.variant or null;
     copyToRoot = rootList;

@@ -55,12 +55,13 @@
 }:
 let
   strings = import ./strings.nix;
+  checks = import ./checks.nix;
   platform = import ./platform.nix;
   stowageBin = "${stowage}/bin/stowage";
   stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
   baseName = baseNameOf name;
   imageName = strings.toLower name;
-  config' = if config == null then { } else config;
+  config' = checks.config name (if config == null then { } else config);
   contentsList = if builtins.isList contents then contents else [ contents ];
 
   checkedSystem = platform.checkedSystem { inherit system hostSystem; };
@@ -88,7 +89,8 @@ let
     system = checkedSystem;
     command = "customisation-layer";
     contents = contentsList;
-    inherit extraCommands fakeRootCommands enableFakechroot perms mtime uname;
+    inherit extraCommands fakeRootCommands enableFakechroot mtime uname;
+    perms = checks.perms name perms;
     tools = "${tools}";
     exportReferencesGraph = if includeNixDB then { nixDbGraph = contentsList; } else { };
   };

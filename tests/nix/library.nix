@@ -337,6 +337,14 @@ in
       name = "stowage-lib/misspelt-config";
       config.Cmnd = [ "/bin/sh" ];
     };
+    wrongConfigType = lib.streamLayeredImage {
+      name = "stowage-lib/wrong-config-type";
+      config.Env = "A=1";
+    };
+    misspeltBuildImageConfig = lib.buildImage {
+      name = "stowage-lib/misspelt-build-image-config";
+      config = { Entrypiont = [ "/bin/sh" ]; Labels.version = 2; };
+    };
     # docker load would refuse the name long after the build.
     badRepoName = lib.buildLayeredImage {
       name = "stowage-lib/a..b";

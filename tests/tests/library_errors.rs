@@ -1,5 +1,5 @@
 //! Mistakes in the arguments of the library's functions stop the evaluation (or, for
-//! `perms`, the build of the customisation layer) with a message that names the image,
+//! what only the builder can check, the build) with a message that names the image,
 //! the argument and the fix. The images are the `errors` attributes of
 //! tests/nix/library.nix.
 
@@ -93,7 +93,7 @@ fn an_unknown_argument_is_refused_by_both_functions() {
 }
 
 #[test]
-fn bad_perms_fail_the_customisation_layer_naming_the_rule_and_field() {
+fn bad_perms_are_named_by_rule_and_field() {
     let stderr = build_error("badPermsMode");
     assert_mentions(
         &stderr,
@@ -103,20 +103,31 @@ fn bad_perms_fail_the_customisation_layer_naming_the_rule_and_field() {
         ],
     );
     assert_mentions(
-        &build_error("relativePermsPath"),
-        &["perms[0].path: \"srv\" must be an absolute image path such as \"/data\""],
+        &eval_error("relativePermsPath"),
+        &["error: stowage: stowage-lib/relative-perms-path: perms[0].path: \"srv\" must be an absolute image path such as \"/data\""],
+    );
+}
+
+/// A misspelt key or a field of the wrong type in `config` stops the evaluation, in
+/// every function that takes a config, naming the field and what it should be.
+#[test]
+fn config_mistakes_are_named_at_evaluation() {
+    assert_mentions(
+        &eval_error("misspeltConfig"),
+        &["error: stowage: stowage-lib/misspelt-config: config.Cmnd is not a field of an image config; did you mean Cmd? (an unknown field is ignored by every engine)"],
+    );
+    assert_mentions(
+        &eval_error("wrongConfigType"),
+        &["error: stowage: stowage-lib/wrong-config-type: config.Env must be a list of strings, not \"A=1\""],
+    );
+    assert_mentions(
+        &eval_error("misspeltBuildImageConfig"),
+        &["error: stowage: stowage-lib/misspelt-build-image-config: config.Entrypiont is not a field of an image config; did you mean Entrypoint?"],
     );
 }
 
 #[test]
 fn what_docker_load_would_refuse_fails_the_build_naming_it() {
-    assert_mentions(
-        &build_error("misspeltConfig"),
-        &[
-            "config.Cmnd is not a field of an image config; did you mean Cmd?",
-            "stream-misspelt-config.drv' failed",
-        ],
-    );
     assert_mentions(
         &build_error("badRepoName"),
         &["component \"a..b\" joins letters and digits with something other than one '.', one or two '_', or '-'s"],

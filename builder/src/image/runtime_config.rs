@@ -3,10 +3,18 @@
 //! misspelt key (`Cmnd`) silently gives an image without a command. Both are caught here,
 //! naming the key and what it should be.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// The table of config fields, as compiled in: `nix/lib/image-config-fields.json`, which
+/// the Nix library reads too, to catch the same mistakes at evaluation.
+const TABLE: &str = include_str!("../../../nix/lib/image-config-fields.json");
 
 /// What a field holds.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
 enum Kind {
     Text,
     /// A list of strings, or one string (Docker's `StrSlice`).
@@ -17,42 +25,26 @@ enum Kind {
     Bool,
 }
 
-/// Every field of Docker's and OCI's container config, with its kind.
-const FIELDS: &[(&str, Kind)] = &[
-    ("ArgsEscaped", Kind::Bool),
-    ("AttachStderr", Kind::Bool),
-    ("AttachStdin", Kind::Bool),
-    ("AttachStdout", Kind::Bool),
-    ("Cmd", Kind::Command),
-    ("CpuShares", Kind::Number),
-    ("Domainname", Kind::Text),
-    ("Entrypoint", Kind::Command),
-    ("Env", Kind::List),
-    ("ExposedPorts", Kind::Object),
-    ("Healthcheck", Kind::Object),
-    ("Hostname", Kind::Text),
-    ("Image", Kind::Text),
-    ("Labels", Kind::Object),
-    ("MacAddress", Kind::Text),
-    ("Memory", Kind::Number),
-    ("MemorySwap", Kind::Number),
-    ("NetworkDisabled", Kind::Bool),
-    ("OnBuild", Kind::List),
-    ("OpenStdin", Kind::Bool),
-    ("Shell", Kind::Command),
-    ("StdinOnce", Kind::Bool),
-    ("StopSignal", Kind::Text),
-    ("StopTimeout", Kind::Number),
-    ("Tty", Kind::Bool),
-    ("User", Kind::Text),
-    ("Volumes", Kind::Object),
-    ("WorkingDir", Kind::Text),
-];
+/// The part of the table the builder reads.
+#[derive(Deserialize)]
+struct Table {
+    fields: BTreeMap<String, Kind>,
+}
+
+/// Every field of Docker's and OCI's container config, with its kind, by name.
+fn fields() -> &'static BTreeMap<String, Kind> {
+    static FIELDS: OnceLock<BTreeMap<String, Kind>> = OnceLock::new();
+    FIELDS.get_or_init(|| {
+        serde_json::from_str::<Table>(TABLE)
+            .expect("nix/lib/image-config-fields.json is valid (a unit test reads it)")
+            .fields
+    })
+}
 
 /// Checks every field of `config`; `null` means unset and is always fine.
 pub fn check(config: &Map<String, Value>) -> Result<(), String> {
     for (key, value) in config.iter().filter(|(_, v)| !v.is_null()) {
-        let Some(&(_, kind)) = FIELDS.iter().find(|(name, _)| name == key) else {
+        let Some(&kind) = fields().get(key) else {
             return Err(unknown(key));
         };
         if !fits(kind, value) {
@@ -99,12 +91,12 @@ fn describe(kind: Kind) -> &'static str {
 
 /// The message for an unknown key, with the known one it is closest to.
 fn unknown(key: &str) -> String {
-    let closest = FIELDS
-        .iter()
-        .map(|(name, _)| {
+    let closest = fields()
+        .keys()
+        .map(|name| {
             (
                 distance(&key.to_ascii_lowercase(), &name.to_ascii_lowercase()),
-                *name,
+                name,
             )
         })
         .min();
@@ -114,7 +106,7 @@ fn unknown(key: &str) -> String {
         ),
         _ => format!(
             "config.{key} is not a field of an image config (an unknown field is ignored by every engine); the fields are {}",
-            FIELDS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            fields().keys().map(String::as_str).collect::<Vec<_>>().join(", ")
         ),
     }
 }
