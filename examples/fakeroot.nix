@@ -3,7 +3,7 @@
 # enableFakechroot runs the commands chrooted into the image, so `/etc` and `/data`
 # are the image's own.
 #
-#   nix-build examples/fakeroot.nix --option sandbox true
+#   nix-build examples/fakeroot.nix --option sandbox true --option substituters ''
 #   docker load -i result && docker run --rm --network=none fakeroot:latest
 #
 # prints the user (app, 12345), the owners and modes of /data, and the secret, which

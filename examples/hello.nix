@@ -1,6 +1,6 @@
 # The smallest useful image: busybox, and a Cmd that greets.
 #
-#   nix-build examples/hello.nix --option sandbox true
+#   nix-build examples/hello.nix --option sandbox true --option substituters ''
 #   docker load -i result && docker run --rm --network=none hello:latest
 #
 # Needs the static stowage binary (scripts/try-hello builds it).

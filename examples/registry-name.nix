@@ -2,7 +2,7 @@
 # hash part of the image's stream script, so different contents get a different tag,
 # and the same contents the same one on every machine.
 #
-#   nix-build examples/registry-name.nix --option sandbox true
+#   nix-build examples/registry-name.nix --option sandbox true --option substituters ''
 #   docker load -i result     # Loaded image: registry.example.com/team/app:<hash>
 #   nix-instantiate --eval examples/registry-name.nix -A imageTag    # "<hash>"
 #   docker run --rm --network=none registry.example.com/team/app:<hash>

@@ -2,7 +2,7 @@
 # Nothing is in `contents`: the Cmd's store path brings busybox (and only it) into the
 # image; extraCommands writes the page, fakeRootCommands gives it to the service's user.
 #
-#   nix-build examples/static-service.nix --option sandbox true
+#   nix-build examples/static-service.nix --option sandbox true --option substituters ''
 #   docker load -i result
 #   docker run --rm -d --name static-service -p 8080:8080 static-service:1.0
 #   wget -qO- http://127.0.0.1:8080/
