@@ -246,6 +246,22 @@ fn an_error_is_one_line_whatever_the_input_holds() {
     assert_eq!(err.lines().count(), 1, "{err:?}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
     assert!(err.contains("evil\\n\\x{1b}[2Jname"), "{err:?}");
+
+    // A text file given as fromImage, or as a stream script: named, never echoed.
+    let text = dir.path().join("passwd");
+    for body in [
+        "root:x:0:0:root:/root:/bin/sh\nsecret:line\n",
+        "#!/bin/stowage stream\nsecret:line\n",
+    ] {
+        fs::write(&text, body).unwrap();
+        let conf = write_conf(dir.path(), json!({"from_image": text}));
+        let err = error_of(stowage().arg("stream").arg(&conf));
+        assert_eq!(err.lines().count(), 1, "{err:?}");
+        assert!(
+            err.contains(text.to_str().unwrap()) && !err.contains("secret"),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]
@@ -258,11 +274,33 @@ fn a_fifo_or_an_endless_file_is_refused_not_waited_for() {
     let conf = write_conf(dir.path(), json!({"from_image": fifo}));
     let err = error_of(stowage().arg("stream").arg(&conf));
     assert!(err.ends_with("is not a regular file (a pipe or a device?); fromImage must be an image archive or a stream script in a file"), "{err}");
-    let err = error_of(stowage().arg("stream").arg("/dev/zero"));
-    assert_eq!(
-        err,
-        "stowage: /dev/zero: holds more than 512 MiB; is it the right file?"
-    );
+    // A conf, graph or pipeline that is a device or a FIFO: one line naming it.
+    let conf = write_conf(dir.path(), json!({"layering": {"graph": []}}));
+    let cases = [
+        vec!["stream", "/dev/zero"],
+        vec!["layers", "--graph", "/dev/zero"],
+        vec!["layers", "--graph", fifo.to_str().unwrap()],
+        vec![
+            "layers",
+            "--graph",
+            conf.to_str().unwrap(),
+            "--pipeline",
+            "/dev/zero",
+        ],
+    ];
+    for args in cases {
+        let err = error_of(stowage().args(&args));
+        let file = if args.contains(&"/dev/zero") {
+            "/dev/zero"
+        } else {
+            fifo.to_str().unwrap()
+        };
+        assert_eq!(
+            err,
+            format!("stowage: {file}: is not a regular file (a pipe or a device?)"),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

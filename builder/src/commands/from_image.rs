@@ -46,19 +46,16 @@ pub fn read_from_image(path: &Path, choice: &ImageChoice) -> Result<BaseImage> {
 /// Whether `path` starts with `#!` (a stream script; archives start with a member name
 /// or compression magic).
 fn is_stream_script(path: &Path) -> Result<bool> {
-    // Opening a FIFO would wait for a writer forever; an archive is read with seeks
-    // anyway, so only a regular file will do.
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::base_image(path, format!("cannot open: {e}; check fromImage")))?;
-    if !meta.is_file() {
-        return Err(Error::base_image(
-            path,
-            "is not a regular file (a pipe or a device?); fromImage must be an image archive or a stream script in a file",
-        ));
-    }
+    // An archive is read with seeks anyway, so only a regular file will do.
+    let file = crate::input::open_regular(path).map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::InvalidInput {
+            format!("{e}; fromImage must be an image archive or a stream script in a file")
+        } else {
+            format!("cannot open: {e}; check fromImage")
+        };
+        Error::base_image(path, message)
+    })?;
     let mut start = [0u8; 2];
-    let file = std::fs::File::open(path)
-        .map_err(|e| Error::base_image(path, format!("cannot open: {e}; check fromImage")))?;
     let n = file
         .take(2)
         .read(&mut start)

@@ -291,7 +291,7 @@ mod tests {
             (r#""uid": 0"#, r#""uid": 9223372036854775808"#, "conf.json: field `uid`: 9223372036854775808 is not a Linux user or group id (0 to 4294967294)"),
             (r#""config": {"Cmd": ["/bin/sh"]}"#, r#""config": {"Cmnd": ["/bin/sh"]}"#, "conf.json: field `config`: config.Cmnd is not a field of an image config; did you mean Cmd? (an unknown field is ignored by every engine)"),
             (r#""created": "1970-01-01T00:00:01Z""#, r#""created": "2016-12-31T23:59:60Z""#, "conf.json: field `created`: \"2016-12-31T23:59:60Z\" is a leap second, which docker load refuses; use :59"),
-            (r#""repo_tag": "hello:latest""#, r#""repo_tag": "Hello:latest""#, "conf.json: field `repo_tag`: name \"Hello\" must be lower-case letters, digits and . _ - / : (Docker refuses others)"),
+            (r#""repo_tag": "hello:latest""#, r#""repo_tag": "Hello:latest""#, "conf.json: field `repo_tag`: name \"Hello\" must be lower-case (Docker refuses upper case); use \"hello\""),
         ];
         for (from, to, message) in cases {
             let text = NIXPKGS_CONF.replace(from, to);

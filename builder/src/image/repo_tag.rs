@@ -57,6 +57,12 @@ fn check_name(name: &str) -> Result<(), String> {
         ));
     }
     if !name.chars().all(allowed) {
+        let lower = name.to_ascii_lowercase();
+        if lower != name && check_name(&lower).is_ok() {
+            return Err(format!(
+                "name \"{name}\" must be lower-case (Docker refuses upper case); use \"{lower}\""
+            ));
+        }
         return Err(format!(
             "name \"{name}\" must be lower-case letters, digits and . _ - / : (Docker refuses others)"
         ));
@@ -234,7 +240,14 @@ mod tests {
 
     #[test]
     fn refuses_what_docker_refuses() {
-        assert!(RepoTag::parse("Hello:1").is_err());
+        assert_eq!(
+            RepoTag::parse("Team/Hello:1").unwrap_err(),
+            "name \"Team/Hello\" must be lower-case (Docker refuses upper case); use \"team/hello\""
+        );
+        assert_eq!(
+            RepoTag::parse("Hello!:1").unwrap_err(),
+            "name \"Hello!\" must be lower-case letters, digits and . _ - / : (Docker refuses others)"
+        );
         assert!(RepoTag::parse("hello:").is_err());
         assert!(RepoTag::parse("hello:-x").is_err());
         assert!(RepoTag::parse("/hello").is_err());
