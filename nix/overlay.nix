@@ -34,12 +34,16 @@ let
     system = final.stdenv.buildPlatform.system;
     # The default architecture is that of the machine the contents are built for.
     hostSystem = final.stdenv.hostPlatform.system;
+    # What the helpers (binSh, usrBinEnv, caCertificates, shadowSetup) point into: they
+    # go into images, so they are packages of the machine the image is for.
+    packages = { inherit (final) bashInteractive coreutils cacert shadow; };
   };
 in
 {
   stowage = final.callPackage ./package.nix { };
 
-  # nixpkgs' dockerTools keeps what stowage does not provide (pullImage, the helpers,
-  # the example images, …); the functions stowage has replace nixpkgs' of the same name.
+  # nixpkgs' dockerTools keeps what stowage does not provide yet (pullImage, the nix-shell
+  # images, the example images, …); the functions and helpers stowage has replace
+  # nixpkgs' of the same name.
   dockerTools = prev.dockerTools // stowageLib;
 }

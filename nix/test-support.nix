@@ -12,9 +12,29 @@ let
   bb = import ./busybox.nix { inherit busybox system; };
   stowage = import ./stowage-static.nix { binary = stowageBinary; inherit busybox system; };
   tools = bb.tools;
+  stowageDerivation = import ./lib/stowageDerivation.nix { inherit stowage; };
+  # Stand-ins for the nixpkgs packages the helpers point into: busybox's shell as bash,
+  # busybox as coreutils and shadow (shadowSetup only needs it on PATH), and a CA bundle
+  # that says what it is.
+  packages = {
+    bashInteractive = stowageDerivation {
+      name = "bash-stand-in";
+      inherit system;
+      command = "write-tree";
+      symlinks."bin/bash" = "${tools}/bin/sh";
+    };
+    coreutils = tools;
+    shadow = tools;
+    cacert = stowageDerivation {
+      name = "cacert-stand-in";
+      inherit system;
+      command = "write-tree";
+      files."etc/ssl/certs/ca-bundle.crt" = "stowage test stand-in: not a real CA bundle\n";
+    };
+  };
 in
 {
-  inherit stowage tools;
+  inherit stowage tools packages;
   busybox = bb.busybox;
-  lib = import ./lib { inherit stowage tools system; };
+  lib = import ./lib { inherit stowage tools system packages; };
 }

@@ -8,7 +8,10 @@
 #   system      the Nix system the image derivations are built on
 #   hostSystem  the Nix system the image's contents are for, which gives the default
 #               architecture (differs from `system` when cross-compiling)
-{ stowage, tools, system ? builtins.currentSystem, hostSystem ? system }:
+#   packages    what the helpers point into, by nixpkgs name: bashInteractive (binSh),
+#               coreutils (usrBinEnv), cacert (caCertificates), shadow (shadowSetup);
+#               a helper whose package is missing says so when it is used
+{ stowage, tools, system ? builtins.currentSystem, hostSystem ? system, packages ? { } }:
 let
   callLib = file: extra: import file ({ inherit stowage tools system; } // extra);
   lib = {
@@ -21,6 +24,6 @@ let
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
     exportImage = callLib ./exportImage.nix { };
     mergeImages = callLib ./mergeImages.nix { };
-  };
+  } // import ./helpers.nix { inherit stowage system packages; };
 in
 lib

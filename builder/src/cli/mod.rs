@@ -133,6 +133,9 @@ pub enum NixArgs {
     /// Write the JSON of the attribute `value` to $out (makes a config's references visible
     /// to exportReferencesGraph).
     WriteJson,
+    /// Write the directory of `files`, `symlinks` and `directories` to $out (the helpers
+    /// binSh, usrBinEnv, caCertificates, fakeNss).
+    WriteTree,
     /// Write an executable conf to $out: `#!<stowage> stream` and the conf JSON, with the
     /// store layers planned from `graph` (less `exclude`) per `conf.layering`.
     StreamScript,
@@ -184,6 +187,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Nix(command) => nix::run(match command {
             NixArgs::WriteJson => nix::NixCommand::WriteJson,
+            NixArgs::WriteTree => nix::NixCommand::WriteTree,
             NixArgs::StreamScript => nix::NixCommand::StreamScript,
             NixArgs::Archive => nix::NixCommand::Archive,
             NixArgs::CustomisationLayer => nix::NixCommand::CustomisationLayer,

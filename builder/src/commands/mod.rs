@@ -8,3 +8,4 @@ pub mod image;
 pub mod layers;
 pub mod merge;
 pub mod nix;
+pub mod write_tree;

@@ -2,7 +2,7 @@
 //! reads the derivation's `.attrs.json` (`__structuredAttrs = true`, schemas in
 //! [`crate::conf::attrs`]) and writes `outputs.out`; no shell is involved.
 
-use crate::commands::{build_image, export, image, layers, merge};
+use crate::commands::{build_image, export, image, layers, merge, write_tree};
 use crate::conf::attrs::{
     attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, ExportImageAttrs, MergeImagesAttrs,
     StreamScriptAttrs, WriteJsonAttrs,
@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy)]
 pub enum NixCommand {
     WriteJson,
+    WriteTree,
     StreamScript,
     Archive,
     CustomisationLayer,
@@ -40,6 +41,7 @@ pub fn run(command: NixCommand) -> Result<()> {
             let json = serde_json::to_vec(&attrs.value).expect("a JSON value always serialises");
             write_output(&attrs.outputs.out, &json, 0o444)
         }
+        NixCommand::WriteTree => write_tree::write_tree(&attrs_file, read_attrs(&attrs_file)?),
         NixCommand::StreamScript => stream_script(&attrs_file, read_attrs(&attrs_file)?),
         NixCommand::CustomisationLayer => {
             customisation_layer(&attrs_file, read_attrs(&attrs_file)?)

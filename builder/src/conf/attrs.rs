@@ -10,6 +10,7 @@ use crate::tar::compression::Compression;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The attributes common to every derivation: where to write.
@@ -23,6 +24,21 @@ pub struct Outputs {
 pub struct WriteJsonAttrs {
     pub outputs: Outputs,
     pub value: Value,
+}
+
+/// `stowage nix write-tree`: a small directory of text files, symlinks and empty
+/// directories (dockerTools' helpers such as `fakeNss` and `binSh`). Paths are relative
+/// to `$out`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteTreeAttrs {
+    pub outputs: Outputs,
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub symlinks: BTreeMap<String, String>,
+    #[serde(default)]
+    pub directories: Vec<String>,
 }
 
 /// `stowage nix stream-script`.
