@@ -17,11 +17,20 @@ let
   # busybox as coreutils and shadow (shadowSetup only needs it on PATH), and a CA bundle
   # that says what it is.
   packages = {
+    # bash's `--rcfile FILE` becomes busybox's interactive shell reading FILE first.
     bashInteractive = stowageDerivation {
       name = "bash-stand-in";
       inherit system;
       command = "write-tree";
-      symlinks."bin/bash" = "${tools}/bin/sh";
+      executables."bin/bash" = ''
+        #!${tools}/bin/sh
+        if [ "$1" = --rcfile ]; then
+          rc=$2
+          shift 2
+          ENV=$rc exec ${tools}/bin/sh -i "$@"
+        fi
+        exec ${tools}/bin/sh "$@"
+      '';
     };
     coreutils = tools;
     shadow = tools;

@@ -24,6 +24,12 @@ let
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
     exportImage = callLib ./exportImage.nix { };
     mergeImages = callLib ./mergeImages.nix { };
-  } // import ./helpers.nix { inherit stowage system packages; };
+    # nix-shell in a container: the layered image nixShellImage.nix describes, streamed
+    # or as a gzip archive (as nixpkgs').
+    streamNixShellImage = args: lib.streamLayeredImage (nixShellImage args);
+    buildNixShellImage = args: lib.buildLayeredImage (nixShellImage args // { compressor = "gz"; });
+  } // helpers;
+  helpers = import ./helpers.nix { inherit stowage system packages; };
+  nixShellImage = import ./nixShellImage.nix { inherit stowage system helpers packages; };
 in
 lib

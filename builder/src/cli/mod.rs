@@ -133,7 +133,7 @@ pub enum NixArgs {
     /// Write the JSON of the attribute `value` to $out (makes a config's references visible
     /// to exportReferencesGraph).
     WriteJson,
-    /// Write the directory of `files`, `symlinks` and `directories` to $out (the helpers
+    /// Write the directory of `files`, `executables`, `symlinks` and `directories` to $out (the helpers
     /// binSh, usrBinEnv, caCertificates, fakeNss).
     WriteTree,
     /// Write an executable conf to $out: `#!<stowage> stream` and the conf JSON, with the

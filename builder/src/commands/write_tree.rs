@@ -1,4 +1,4 @@
-//! `stowage nix write-tree`: a small directory of text files, symlinks and empty
+//! `stowage nix write-tree`: a small directory of text files, scripts, symlinks and empty
 //! directories, for dockerTools' helpers (`binSh`, `usrBinEnv`, `caCertificates`,
 //! `fakeNss`), so they need no shell in the build either.
 
@@ -11,7 +11,8 @@ use std::path::{Component, Path, PathBuf};
 
 /// What one path of the tree is.
 enum Node<'a> {
-    File(&'a str),
+    /// A text file and its mode.
+    File(&'a str, u32),
     Symlink(&'a str),
     Directory,
 }
@@ -28,9 +29,9 @@ pub fn write_tree(attrs_file: &Path, attrs: WriteTreeAttrs) -> Result<()> {
             fs::create_dir_all(parent).map_err(written)?;
         }
         match node {
-            Node::File(text) => {
+            Node::File(text, mode) => {
                 fs::write(&target, text).map_err(written)?;
-                fs::set_permissions(&target, fs::Permissions::from_mode(0o444)).map_err(written)?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(*mode)).map_err(written)?;
             }
             Node::Symlink(to) => std::os::unix::fs::symlink(to, &target).map_err(written)?,
             Node::Directory => fs::create_dir_all(&target).map_err(written)?,
@@ -51,7 +52,13 @@ fn checked_nodes<'a>(
     let given = attrs
         .files
         .iter()
-        .map(|(p, t)| ("files", p, Node::File(t)))
+        .map(|(p, t)| ("files", p, Node::File(t, 0o444)))
+        .chain(
+            attrs
+                .executables
+                .iter()
+                .map(|(p, t)| ("executables", p, Node::File(t, 0o555))),
+        )
         .chain(
             attrs
                 .symlinks
@@ -86,7 +93,7 @@ fn checked_nodes<'a>(
         let below_leaf = path
             .ancestors()
             .skip(1)
-            .any(|a| matches!(nodes.get(a), Some(Node::File(_) | Node::Symlink(_))));
+            .any(|a| matches!(nodes.get(a), Some(Node::File(..) | Node::Symlink(_))));
         if below_leaf {
             let text = path.display().to_string();
             return Err(bad(
@@ -121,6 +128,7 @@ mod tests {
                 out: out.to_owned(),
             },
             files: map(files),
+            executables: BTreeMap::new(),
             symlinks: map(symlinks),
             directories: dirs.iter().map(|d| d.to_string()).collect(),
         }
@@ -136,7 +144,12 @@ mod tests {
             &[("bin/sh", "/nix/store/x-bash/bin/bash")],
             &["var/empty"],
         );
+        let mut tree = tree;
+        tree.executables
+            .insert("bin/hi".into(), "#!/bin/sh\necho hi\n".into());
         write_tree(Path::new(".attrs.json"), tree).unwrap();
+        let mode = |p: &str| fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode("etc/passwd"), mode("bin/hi")), (0o444, 0o555));
         assert_eq!(
             fs::read_to_string(out.join("etc/passwd")).unwrap(),
             "root:x:0:0::/:/bin/sh\n"

@@ -26,7 +26,7 @@ pub struct WriteJsonAttrs {
     pub value: Value,
 }
 
-/// `stowage nix write-tree`: a small directory of text files, symlinks and empty
+/// `stowage nix write-tree`: a small directory of text files, scripts, symlinks and empty
 /// directories (dockerTools' helpers such as `fakeNss` and `binSh`). Paths are relative
 /// to `$out`.
 #[derive(Debug, Deserialize)]
@@ -35,6 +35,9 @@ pub struct WriteTreeAttrs {
     pub outputs: Outputs,
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// Text files made executable (scripts).
+    #[serde(default)]
+    pub executables: BTreeMap<String, String>,
     #[serde(default)]
     pub symlinks: BTreeMap<String, String>,
     #[serde(default)]
