@@ -25,9 +25,12 @@ let
     exportImage = callLib ./exportImage.nix { };
     mergeImages = callLib ./mergeImages.nix { };
     # nix-shell in a container: the layered image nixShellImage.nix describes, streamed
-    # or as a gzip archive (as nixpkgs').
+    # or as an archive (gzip unless `compressor` says otherwise, as in nixpkgs).
     streamNixShellImage = args: lib.streamLayeredImage (nixShellImage args);
-    buildNixShellImage = args: lib.buildLayeredImage (nixShellImage args // { compressor = "gz"; });
+    buildNixShellImage = args:
+      lib.buildLayeredImage (nixShellImage (builtins.removeAttrs args [ "compressor" ]) // {
+        compressor = args.compressor or "gz";
+      });
   } // helpers;
   helpers = import ./helpers.nix { inherit stowage system packages; };
   nixShellImage = import ./nixShellImage.nix { inherit stowage system helpers packages; };
