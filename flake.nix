@@ -92,6 +92,12 @@
             assert import ./tests/nix/platform-tests.nix;
             pkgs.runCommand "stowage-platform-tests" { } "echo ok > $out";
         }
+        # The NixOS VM test (docker and podman nodes, one subtest per function), with a
+        # real nixpkgs only: the offline stand-in has no testers, and this repository's
+        # CI runs the same test script through tests/vm/stand-in.nix instead.
+        // (if pkgs ? testers then {
+          vm-docker-tools = import ./tests/vm/docker-tools.nix { inherit pkgs; };
+        } else { })
       );
     };
 }

@@ -13,9 +13,10 @@ let
   stowage = import ./stowage-static.nix { binary = stowageBinary; inherit busybox system; };
   tools = bb.tools;
   stowageDerivation = import ./lib/stowageDerivation.nix { inherit stowage; };
-  # Stand-ins for the nixpkgs packages the helpers point into: busybox's shell as bash,
-  # busybox as coreutils and shadow (shadowSetup only needs it on PATH), and a CA bundle
-  # that says what it is.
+  # Stand-ins for nixpkgs packages: those the helpers point into (busybox's shell as
+  # bash, busybox as coreutils and shadow, which shadowSetup only needs on PATH, and a
+  # CA bundle that says what it is), and a stdenv, hello and mkShell for the nix-shell
+  # images and the VM test.
   packages = {
     # bash's `--rcfile FILE` becomes busybox's interactive shell reading FILE first.
     bashInteractive = stowageDerivation {
@@ -40,6 +41,47 @@ let
       command = "write-tree";
       files."etc/ssl/certs/ca-bundle.crt" = "stowage test stand-in: not a real CA bundle\n";
     };
+
+    # stdenv: a setup that puts the build inputs on PATH and defines runHook, which is
+    # what nix-shell images need of it.
+    stdenv = derivation {
+      name = "stdenv-stand-in";
+      inherit system;
+      builder = bb.busybox;
+      args = [ "sh" "-c" ''
+        ${bb.busybox} mkdir -p $out
+        ${bb.busybox} cat > $out/setup <<'SETUP'
+        PATH=${tools}/bin
+        for input in $nativeBuildInputs $buildInputs; do PATH=$input/bin:$PATH; done
+        export PATH
+        runHook() { eval "hook=\''${$1-}"; eval "$hook"; }
+        SETUP
+      '' ];
+    };
+
+    # hello: bin/hello prints "Hello, world!", built by a busybox script.
+    hello = derivation {
+      name = "hello";
+      inherit system;
+      inherit (packages) stdenv;
+      builder = bb.busybox;
+      args = [ "sh" "-c" ''
+        ${bb.busybox} mkdir -p $out/bin
+        printf '#!%s sh\necho "Hello, world!"\n' ${bb.busybox} > $out/bin/hello
+        ${bb.busybox} chmod +x $out/bin/hello
+      '' ];
+    };
+
+    # mkShell: a derivation that is only ever entered, never built; `packages` are its
+    # nativeBuildInputs, as in nixpkgs.
+    mkShell = attrs: derivation (builtins.removeAttrs attrs [ "packages" ] // {
+      name = attrs.name or "nix-shell";
+      inherit system;
+      inherit (packages) stdenv;
+      builder = bb.busybox;
+      args = [ "sh" "-c" "echo this derivation is for nix-shell only; exit 1" ];
+      nativeBuildInputs = (attrs.nativeBuildInputs or [ ]) ++ (attrs.packages or [ ]);
+    });
   };
 in
 {

@@ -1,8 +1,7 @@
 # Images of streamNixShellImage and buildNixShellImage for tests/tests/nix_shell.rs: twins
 # of nixpkgs' docker-tools-nix-shell subtests (basic, hook, inputs, passAsFile, run,
 # command, writable home, nonexistent home, build derivation). nixpkgs' stdenv, hello and
-# mkShell are missing here, so busybox stand-ins play them: `stdenv` has a setup that
-# puts the inputs on PATH and defines runHook; `hello` is built by a busybox script.
+# mkShell are missing here: the busybox stand-ins of nix/test-support.nix play them.
 #
 #   nix-build tests/nix/nix-shell.nix -A basic --option sandbox true --option substituters ''
 {
@@ -12,42 +11,8 @@
 }:
 let
   support = import ../../nix/test-support.nix { inherit stowageBinary busybox system; };
-  inherit (support) lib tools;
-  bb = support.busybox;
-
-  stdenv = derivation {
-    name = "stdenv-stand-in";
-    inherit system;
-    builder = bb;
-    args = [ "sh" "-c" ''
-      ${bb} mkdir -p $out
-      ${bb} cat > $out/setup <<'SETUP'
-      PATH=${tools}/bin
-      for input in $nativeBuildInputs $buildInputs; do PATH=$input/bin:$PATH; done
-      export PATH
-      runHook() { eval "hook=\''${$1-}"; eval "$hook"; }
-      SETUP
-    '' ];
-  };
-
-  hello = derivation {
-    name = "hello";
-    inherit system stdenv;
-    builder = bb;
-    args = [ "sh" "-c" ''
-      ${bb} mkdir -p $out/bin
-      printf '#!%s sh\necho "Hello, world!"\n' ${bb} > $out/bin/hello
-      ${bb} chmod +x $out/bin/hello
-    '' ];
-  };
-
-  # mkShell: a derivation that is only ever entered, never built.
-  mkShell = attrs: derivation ({
-    name = "nix-shell";
-    inherit system stdenv;
-    builder = bb;
-    args = [ "sh" "-c" "echo this derivation is for nix-shell only; exit 1" ];
-  } // attrs);
+  inherit (support) lib;
+  inherit (support.packages) hello mkShell;
 
   interactivity = ''
     case "$-" in
