@@ -30,6 +30,9 @@ pkgs.testers.runNixOSTest {
     def load(engine, archive):
         machines[engine].succeed(f"{engine} load --input={archive}")
 
+    def has_nix_db(engine, image):
+        machines[engine].succeed(f"{engine} run --rm {image} test -s /nix/var/nix/db/db.sqlite")
+
     def greets(engine, image, *args):
         out = machines[engine].succeed(f"{engine} run --rm {image} {' '.join(args)}")
         assert "Hello, world!" in out, f"{engine} {image}: {out!r}"
@@ -49,7 +52,7 @@ pkgs.testers.runNixOSTest {
 
         with subtest(f"{engine}: buildLayeredImageWithNixDb"):
             load(engine, "${images.layeredWithNixDb}")
-            machine.succeed(f"{engine} run --rm stowage-vm/layered-nix-db:latest test -s /nix/var/nix/db/db.sqlite")
+            has_nix_db(engine, "stowage-vm/layered-nix-db:latest")
 
         with subtest(f"{engine}: buildImage"):
             load(engine, "${images.image}")
@@ -57,7 +60,7 @@ pkgs.testers.runNixOSTest {
 
         with subtest(f"{engine}: buildImageWithNixDb"):
             load(engine, "${images.imageWithNixDb}")
-            machine.succeed(f"{engine} run --rm stowage-vm/image-nix-db:latest test -s /nix/var/nix/db/db.sqlite")
+            has_nix_db(engine, "stowage-vm/image-nix-db:latest")
 
         with subtest(f"{engine}: buildImage with runAsRoot and shadowSetup"):
             load(engine, "${images.runAsRoot}")
