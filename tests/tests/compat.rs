@@ -262,7 +262,8 @@ fn run_as_root_and_entry_point_work() {
         );
         let container = engine.start(&id, &[], &[]);
         let mut page = None;
-        for _ in 0..100 {
+        // httpd may need a moment to listen on a loaded machine: up to 30 s.
+        for _ in 0..300 {
             let fetched = output(container.exec(&["wget", "-qO-", "http://127.0.0.1:80/"]));
             if fetched.status.success() {
                 page = Some(String::from_utf8_lossy(&fetched.stdout).into_owned());
