@@ -10,6 +10,9 @@
   stowageBinary ? import ../../nix/static-binary.nix,
   busybox ? /usr/bin/busybox,
   system ? builtins.currentSystem,
+  # For 11: a docker-archive written by skopeo, as pullImage writes what it pulls (the
+  # test makes it from pulledBase, since no registry outside can be reached).
+  pulled ? null,
 }:
 let
   support = import ../../nix/test-support.nix { inherit stowageBinary busybox system; };
@@ -216,6 +219,21 @@ in
       ];
       ExposedPorts."80/tcp" = { };
     };
+  };
+
+  # 11: the base of onTopOfPulledImage, before skopeo rewrites it.
+  pulledBase = lib.buildLayeredImage {
+    name = "stowage-compat/pulled-base";
+    tag = "latest";
+    compressor = "none";
+    contents = [ tools ];
+  };
+  # 11: buildImage on the "pulled" archive; the camel-case name is lower-cased.
+  onTopOfPulledImage = lib.buildImage {
+    name = "stowage-compat/onTopOfPulledImage";
+    tag = "latest";
+    fromImage = pulled;
+    copyToRoot = buildEnv { name = "image-root"; paths = [ hello ]; };
   };
 
   # 12: nixpkgs #34779. Both scripts write relative paths (their working directory is
