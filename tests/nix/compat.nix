@@ -148,11 +148,14 @@ in
     includeStorePaths = false;
   });
   # 1.3, 1.5, 1.7: the same under enableFakechroot, which binds the store in while the
-  # (here empty) fakeRootCommands run: it must not end up in the layer.
+  # fakeRootCommands run: it must not end up in the layer. nixpkgs gives no commands and
+  # still enters the chroot; stowage enters it only to run some, so one runs there,
+  # seeing the bound store.
   helloOnRootNoStoreFakechroot = lib.streamLayeredImage (helloOnRootArgs // {
     name = "stowage-compat/hello-on-root-no-store-fakechroot";
     includeStorePaths = false;
     enableFakechroot = true;
+    fakeRootCommands = "test -x ${hello}/bin/hello";
   });
 
   # 6: /etc/passwd from the contents names user 999; the store must be 0755 for them.
