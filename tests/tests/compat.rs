@@ -695,7 +695,8 @@ fn catalogue() -> Vec<String> {
 const NETWORK_ONLY: [&str; 1] = ["9"];
 
 /// tests/compat/README.md has one row per subtest of the catalogue, and every
-/// `file::function` it names is a function of tests/tests/<file>.rs.
+/// `file::function` it names is a function of tests/tests/<file>.rs; every twin in
+/// this file has a row.
 #[test]
 fn the_compatibility_table_is_complete_and_true() {
     let table = std::fs::read_to_string(repo_file("tests/compat/README.md"))
@@ -750,4 +751,25 @@ fn the_compatibility_table_is_complete_and_true() {
         catalogue(),
         "rows repeated or out of the catalogue's order"
     );
+
+    // And every twin here is in the table.
+    let source = std::fs::read_to_string(repo_file("tests/tests/compat.rs")).expect("read");
+    let mut lines = source.lines();
+    while let Some(line) = lines.next() {
+        if line != "#[test]" {
+            continue;
+        }
+        let next = lines.next().unwrap_or_default();
+        let name = next
+            .trim_start_matches("fn ")
+            .split('(')
+            .next()
+            .unwrap_or_default();
+        if name != "the_compatibility_table_is_complete_and_true" {
+            assert!(
+                table.contains(&format!("`compat.rs::{name}`")),
+                "compat.rs::{name} is in no row"
+            );
+        }
+    }
 }
