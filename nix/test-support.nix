@@ -18,13 +18,18 @@ let
   # CA bundle that says what it is), and a stdenv, hello and mkShell for the nix-shell
   # images and the VM test.
   packages = {
-    # bash's `--rcfile FILE` becomes busybox's interactive shell reading FILE first.
+    # bash's `--rcfile FILE` becomes busybox's interactive shell reading FILE first;
+    # `--version` says what it is.
     bashInteractive = stowageDerivation {
       name = "bash-stand-in";
       inherit system;
       command = "write-tree";
       executables."bin/bash" = ''
         #!${tools}/bin/sh
+        if [ "$1" = --version ]; then
+          echo "GNU bash, version 5 (stowage test stand-in: busybox sh)"
+          exit
+        fi
         if [ "$1" = --rcfile ]; then
           rc=$2
           shift 2

@@ -3,8 +3,9 @@
 #   nix-build tests/nix/merge.nix -A forDocker --option sandbox true
 #
 # `gz`, `none` and `zstd` are one compressor each (`none` also has owners set by
-# fakeRootCommands, which a merge must keep), `onBase` is built on `gz`'s layers and
-# `untagged` has the hash tag. Each prints its own line. `forDocker` ends with a gzip
+# fakeRootCommands, which a merge must keep), `onBase` is built on `gz`'s layers,
+# `untagged` has the hash tag and `redis` is nixpkgs' redis example played by busybox
+# (buildImage with runAsRoot on a base). Each prints its own line. `forDocker` ends with a gzip
 # input, so it is gzip (Docker 20.10 loads it); `forPodman` ends with a zstd one (podman
 # loads it). `snapshot` merges images made only of files in this directory, so its
 # manifest is the same on every machine.
@@ -39,6 +40,32 @@ let
   # gz's two layers below its own customisation layer.
   onBase = printing "on-base" { fromImage = gz; contents = [ ]; };
 
+  # nixpkgs' redis: buildImage on a base, its runAsRoot writing into a directory of the
+  # base, its config with a volume and a health check. Its archive has a `repositories`
+  # file, which the layered ones have not.
+  redis = lib.buildImage {
+    name = "stowage-merge/redis";
+    tag = "v1";
+    fromImage = gz;
+    runAsRoot = ''
+      mkdir -p /data
+      echo merged-redis > /etc/which
+      printf '#!/bin/sh\necho PONG\n' > /bin/healthcheck
+      chmod +x /bin/healthcheck
+    '';
+    config = {
+      Cmd = [ "/bin/sh" "-c" "cat /etc/which" ];
+      WorkingDir = "/data";
+      Volumes."/data" = { };
+      Healthcheck = {
+        Test = [ "CMD-SHELL" "/bin/healthcheck" ];
+        Interval = 30000000000;
+        Timeout = 10000000000;
+        Retries = 3;
+      };
+    };
+  };
+
   # Made of tests/nix/fixture-tree alone.
   tree = builtins.path { name = "fixture-tree"; path = ./fixture-tree; };
   fixed = which: args: lib.buildLayeredImage ({
@@ -59,10 +86,10 @@ let
   };
 in
 {
-  inherit gz none zstd untagged onBase;
+  inherit gz none zstd untagged onBase redis;
 
-  forDocker = lib.mergeImages [ zstd none gz untagged onBase ];
-  forPodman = lib.mergeImages [ gz onBase none untagged zstd ];
+  forDocker = lib.mergeImages [ zstd none redis gz untagged onBase ];
+  forPodman = lib.mergeImages [ gz onBase redis none untagged zstd ];
 
   snapshot = lib.mergeImages [ snapA snapB snapC ];
 

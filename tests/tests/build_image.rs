@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    build_archive, eval_in, layer_listing, nix_instantiate_command, run_failing, store_hash_part,
-    temp_dir, DockerArchive, Engine,
+    build_archive, closure, eval_in, layer_listing, nix_instantiate_command, nix_store_in,
+    oci_unpack, run_failing, run_stdout, store_hash_part, temp_dir, DockerArchive, Engine,
 };
 use serde_json::{json, Value};
 
@@ -44,6 +44,15 @@ fn line<'a>(listing: &'a [String], path: &str) -> Option<&'a String> {
     listing.iter().find(|l| l.split(' ').next() == Some(path))
 }
 
+/// Docker loads an arm64 image on this amd64 machine and says it is arm64 (not run:
+/// there is no emulation here).
+fn assert_loads_as_arm64(image: &Path, archive: &DockerArchive) {
+    Engine::Docker.load(image);
+    let inspect = Engine::Docker.inspect(&archive.image_id());
+    assert_eq!(inspect["Architecture"], "arm64");
+    assert_eq!(inspect["Os"], "linux");
+}
+
 #[test]
 fn bash_runs_with_a_stable_date_and_its_tag() {
     let dir = temp_dir();
@@ -55,6 +64,11 @@ fn bash_runs_with_a_stable_date_and_its_tag() {
         let out = run_in(engine, &image, &archive, &[]);
         assert_eq!(out.trim(), "hello from buildImage", "{engine:?}");
     }
+    // nixpkgs' subtest asks Docker.
+    assert_eq!(
+        Engine::Docker.inspect(&archive.image_id())["Created"],
+        "1970-01-01T00:00:01Z"
+    );
     // nixpkgs' members: no `./` prefix, and `repositories` for old loaders.
     let config = archive.config_name.clone();
     let mut top: Vec<&str> = archive
@@ -111,10 +125,20 @@ fn every_compressor_loads_where_its_engine_takes_it() {
 #[test]
 fn created_now_is_not_the_fixed_date() {
     let dir = temp_dir();
-    let (_, archive) = build("unstableDate", dir.path());
+    let (image, archive) = build("unstableDate", dir.path());
     let created = archive.config["created"].as_str().expect("created");
     assert_ne!(created, "1970-01-01T00:00:01Z");
     assert!(created.starts_with("20"), "{created}");
+    // nixpkgs' subtest asks Docker.
+    Engine::Docker.load(&image);
+    let inspected = Engine::Docker.inspect(&archive.image_id())["Created"].clone();
+    assert!(
+        !inspected
+            .as_str()
+            .expect("Created")
+            .contains("1970-01-01T00:00:01Z"),
+        "{inspected}"
+    );
 }
 
 #[test]
@@ -278,9 +302,10 @@ fn a_bare_path_lands_at_the_root_and_architecture_is_written_as_given() {
         &["/bin/cat", "/share/doc/README"],
     );
     assert!(!out.is_empty());
-    let (_, arm) = build("withArchitecture", dir.path());
+    let (arm_image, arm) = build("withArchitecture", dir.path());
     assert_eq!(arm.config["architecture"], "arm64");
     assert!(line(&top_layer(&arm), "share/doc/README").is_some());
+    assert_loads_as_arm64(&arm_image, &arm);
 }
 
 #[test]
@@ -320,7 +345,7 @@ fn dirlinks_are_copied_as_directories_unless_kept() {
 #[test]
 fn nix_db_registers_copy_to_root_closure() {
     let dir = temp_dir();
-    let (_, archive) = build("nixDb", dir.path());
+    let (image, archive) = build("nixDb", dir.path());
     let listing = top_layer(&archive);
     assert!(
         line(&listing, "nix/var/nix/db/db.sqlite").is_some(),
@@ -337,6 +362,16 @@ fn nix_db_registers_copy_to_root_closure() {
     assert!(line(&listing, &root).is_some(), "{listing:#?}");
     // `nix` is written once, as the store part has it.
     assert_eq!(listing.iter().filter(|l| l.starts_with("nix/ ")).count(), 1);
+
+    // nixpkgs' subtest runs `nix-store -qR` in the container; with no nix binary here,
+    // the host's reads the image's database: it has copyToRoot's whole closure.
+    let rootfs = oci_unpack(&image, dir.path());
+    let tools = eval("l.tools.outPath");
+    let roots = [&linked, &tools].map(|p| Path::new(p.as_str().expect("a path")));
+    let registered = run_stdout(nix_store_in(&rootfs).arg("-qR").args(roots));
+    let mut registered: Vec<&str> = registered.lines().collect();
+    registered.sort();
+    assert_eq!(registered, closure(&roots));
 }
 
 #[test]
@@ -448,8 +483,9 @@ fn a_base_listing_one_layer_twice_works_under_run_as_root() {
 #[test]
 fn the_default_architecture_is_the_contents_systems() {
     let dir = temp_dir();
-    let (_, archive) = build("cross", dir.path());
+    let (image, archive) = build("cross", dir.path());
     assert_eq!(archive.config["architecture"], "arm64");
+    assert_loads_as_arm64(&image, &archive);
     let (_, native) = build("uncompressed", dir.path());
     assert_eq!(native.config["architecture"], "amd64");
 }

@@ -1,7 +1,8 @@
 //! mergeImages, with the images of tests/nix/merge.nix: archives built with the library
 //! (one per compressor, one on another's layers, one with the hash tag, one with owners
-//! from fakeRootCommands) merged into one that a single `docker load` or `podman load`
-//! loads with every tag, each image running as before. Also `stowage merge` of a
+//! from fakeRootCommands, one made by buildImage with runAsRoot) merged into one that a
+//! single `docker load` or `podman load` loads with every tag, each image running as
+//! before. Also `stowage merge` of a
 //! `docker save` of several images, the evaluation errors, and the merged manifest
 //! pinned by a snapshot.
 
@@ -20,12 +21,13 @@ use serde_json::Value;
 const MERGE: &str = "tests/nix/merge.nix";
 
 /// The images both merges hold, by attribute, each with the line it prints.
-const IMAGES: [(&str, &str); 5] = [
+const IMAGES: [(&str, &str); 6] = [
     ("gz", "merged-gz"),
     ("none", "merged-none"),
     ("zstd", "merged-zstd"),
     ("untagged", "merged-untagged"),
     ("onBase", "merged-on-base"),
+    ("redis", "merged-redis"),
 ];
 
 const GZIP: &[u8] = &[0x1f, 0x8b];

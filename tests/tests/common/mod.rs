@@ -269,3 +269,48 @@ pub fn stream_into(script: &Path, engine: Engine) -> String {
     );
     String::from_utf8_lossy(&loaded.stdout).into_owned()
 }
+
+/// A container running in the background, removed (`rm -f`) when dropped, so a failing
+/// assertion leaves none behind.
+pub struct Container {
+    engine: Engine,
+    /// The engine's ID of the container.
+    pub id: String,
+}
+
+impl Container {
+    /// `exec` of `args` in the container: the command, not yet run.
+    pub fn exec(&self, args: &[&str]) -> Command {
+        let mut cmd = command(self.engine.program(), ["exec", self.id.as_str()]);
+        cmd.args(args);
+        cmd
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new(self.engine.program())
+            .args(["rm", "-f", &self.id])
+            .output();
+    }
+}
+
+impl Engine {
+    /// Starts a container of the image in the background (see [`Engine::run_command`]).
+    pub fn start(self, image_id: &str, options: &[&str], args: &[&str]) -> Container {
+        let options = [&["-d"], options].concat();
+        let id = run_stdout(self.run_command(image_id, &options, args));
+        Container {
+            engine: self,
+            id: id.trim().to_owned(),
+        }
+    }
+}
+
+/// `nix-store` of the host's Nix, on the store and database of an image's root
+/// filesystem unpacked at `rootfs` (see [`oci_unpack`]): the command, for `args`.
+pub fn nix_store_in(rootfs: &Path) -> Command {
+    let mut cmd = command("nix-store", ["--store"]);
+    cmd.arg(rootfs);
+    cmd
+}
