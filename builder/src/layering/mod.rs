@@ -12,6 +12,30 @@ use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+/// The vertices `0..count` of an acyclic graph in an order where every vertex comes
+/// after all its referrers (Kahn's algorithm from the roots), given each vertex's number
+/// of referrers and its references: the order route counts and walks down the graph
+/// need. `Graph` refuses cycles, and the subgraphs planners carve out only lose edges.
+pub(crate) fn referrers_first<'a>(
+    count: usize,
+    referrer_count: impl Fn(usize) -> usize,
+    references: impl Fn(usize) -> &'a [usize],
+) -> Vec<usize> {
+    let mut pending: Vec<usize> = (0..count).map(&referrer_count).collect();
+    let mut ready: Vec<usize> = (0..count).filter(|&v| pending[v] == 0).collect();
+    let mut order = Vec::with_capacity(count);
+    while let Some(v) = ready.pop() {
+        order.push(v);
+        for &r in references(v) {
+            pending[r] -= 1;
+            if pending[r] == 0 {
+                ready.push(r);
+            }
+        }
+    }
+    order
+}
+
 /// One planned layer: graph node indices and the reason each is there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedLayer {

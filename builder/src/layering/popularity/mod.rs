@@ -30,7 +30,9 @@
 //! and `stream_layered_image.py` takes `store_layers` "in ascending order", lowest layer
 //! first, right above the base image's layers.
 
-use super::PlannedLayer;
+mod count;
+
+use super::{referrers_first, PlannedLayer};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -132,43 +134,13 @@ pub(crate) fn ranked(
         }
         refs[i] = targets;
     }
-    let order = referrers_first(&refs, &referrers);
-    // Routes from the roots to each vertex: 1 for a root, else the sum over referrers.
-    let mut routes = vec![0u128; n];
-    // Each vertex and everything that depends on it, as a bit set.
-    // n²/8 bytes (12.5 MB for 10 000 paths): far cheaper in time than walking every
-    // path's dependents separately, and closures of images stay well below that.
-    let words = n.div_ceil(64);
-    let mut dependents = vec![0u64; n * words];
-    for &v in &order {
-        routes[v] = if referrers[v].is_empty() {
-            1
-        } else {
-            referrers[v]
-                .iter()
-                .fold(0u128, |sum, &p| sum.saturating_add(routes[p]))
-        };
-        dependents[v * words + v / 64] |= 1 << (v % 64);
-        for &p in &referrers[v] {
-            for w in 0..words {
-                dependents[v * words + w] |= dependents[p * words + w];
-            }
-        }
-    }
+    let order = referrers_first(n, |v| referrers[v].len(), |v| &refs[v]);
+    let popularity = in_topological_order(&order, &refs, &referrers);
     let mut result: Vec<(usize, u128, String)> = (0..n)
         .map(|v| {
-            let mut popularity = 0u128;
-            for (w, &bits) in dependents[v * words..(v + 1) * words].iter().enumerate() {
-                let mut bits = bits;
-                while bits != 0 {
-                    let bit = bits.trailing_zeros() as usize;
-                    popularity = popularity.saturating_add(routes[w * 64 + bit]);
-                    bits &= bits - 1;
-                }
-            }
             (
                 vertices[v],
-                popularity,
+                popularity[v],
                 package_name(&graph.nodes()[vertices[v]].path),
             )
         })
@@ -180,23 +152,23 @@ pub(crate) fn ranked(
         .collect()
 }
 
-/// The vertices in an order where every vertex comes after all its referrers (Kahn's
-/// algorithm from the roots), so route counts and dependent sets can be accumulated in
-/// one pass. The graph is acyclic: `Graph` refuses cycles and subgraphs only lose edges.
-fn referrers_first(refs: &[Vec<usize>], referrers: &[Vec<usize>]) -> Vec<usize> {
-    let mut pending: Vec<usize> = referrers.iter().map(Vec::len).collect();
-    let mut ready: Vec<usize> = (0..refs.len()).filter(|&v| pending[v] == 0).collect();
-    let mut order = Vec::with_capacity(refs.len());
-    while let Some(v) = ready.pop() {
-        order.push(v);
-        for &r in &refs[v] {
-            pending[r] -= 1;
-            if pending[r] == 0 {
-                ready.push(r);
-            }
-        }
+/// The popularity of each vertex (by index into `refs` and `referrers`), counted by
+/// [`count::popularities`] over the vertices renumbered in `order`.
+fn in_topological_order(
+    order: &[usize],
+    refs: &[Vec<usize>],
+    referrers: &[Vec<usize>],
+) -> Vec<u128> {
+    let mut position = vec![0; order.len()];
+    for (i, &v) in order.iter().enumerate() {
+        position[v] = i;
     }
-    order
+    let renumber = |list: &[usize]| list.iter().map(|&w| position[w]).collect::<Vec<_>>();
+    let sorted_refs: Vec<Vec<usize>> = order.iter().map(|&v| renumber(&refs[v])).collect();
+    let sorted_referrers: Vec<Vec<usize>> =
+        order.iter().map(|&v| renumber(&referrers[v])).collect();
+    let by_position = count::popularities(&sorted_refs, &sorted_referrers);
+    (0..order.len()).map(|v| by_position[position[v]]).collect()
 }
 
 /// nixpkgs' `package_name` sort key: the path with everything before its first `-`
