@@ -10,8 +10,8 @@
 //! to; paths with the same label share a layer. Primaries are taken largest first (ties:
 //! lower store path first) until one more would exceed the budget.
 
-use super::{referrers_first, PlannedLayer};
-use crate::graph::{Graph, Node};
+use super::{referrers_first, Adjacency, PlannedLayer};
+use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A layer's identity: the primary paths (node indices) that use its paths, ascending.
@@ -145,36 +145,6 @@ struct Walk {
     walks: u32,
 }
 
-/// Lists of positions, one per position, in one array.
-struct Adjacency {
-    /// Position `v`'s list is `items[starts[v]..starts[v + 1]]`.
-    starts: Vec<usize>,
-    items: Vec<usize>,
-}
-
-impl Adjacency {
-    /// The lists `edges` gives for each node of `node_at`, renumbered by `position`.
-    fn new(
-        graph: &Graph,
-        node_at: &[usize],
-        position: &[usize],
-        edges: fn(&Node) -> &Vec<usize>,
-    ) -> Adjacency {
-        let mut starts = Vec::with_capacity(node_at.len() + 1);
-        let mut items = Vec::new();
-        for &node in node_at {
-            starts.push(items.len());
-            items.extend(edges(&graph.nodes()[node]).iter().map(|&w| position[w]));
-        }
-        starts.push(items.len());
-        Adjacency { starts, items }
-    }
-
-    fn of(&self, v: usize) -> &[usize] {
-        &self.items[self.starts[v]..self.starts[v + 1]]
-    }
-}
-
 impl Walk {
     fn new(graph: &Graph, paths: &BTreeSet<usize>) -> Walk {
         let nodes = graph.nodes();
@@ -187,13 +157,18 @@ impl Walk {
         for (i, &node) in node_at.iter().enumerate() {
             position[node] = i;
         }
+        let down = Adjacency::new(
+            node_at
+                .iter()
+                .map(|&v| nodes[v].references.iter().map(|&w| position[w])),
+        );
         let mut in_paths = vec![false; node_at.len()];
         for &p in paths {
             in_paths[position[p]] = true;
         }
         Walk {
-            down: Adjacency::new(graph, &node_at, &position, |n| &n.references),
-            up: Adjacency::new(graph, &node_at, &position, |n| &n.referrers),
+            up: down.reversed(),
+            down,
             marks: vec![0; node_at.len()],
             sizes: node_at.iter().map(|&v| nodes[v].nar_size).collect(),
             node_at,

@@ -36,6 +36,61 @@ pub(crate) fn referrers_first<'a>(
     order
 }
 
+/// Lists of vertices, one per vertex `0..count()`, in one array: what the planners walk
+/// instead of a `Vec` per vertex, so that walks over many vertices read memory forward.
+pub(crate) struct Adjacency {
+    /// Vertex `v`'s list is `items[starts[v]..starts[v + 1]]`.
+    starts: Vec<usize>,
+    items: Vec<usize>,
+}
+
+impl Adjacency {
+    /// One list per item of `lists`.
+    pub(crate) fn new<L: IntoIterator<Item = usize>>(
+        lists: impl IntoIterator<Item = L>,
+    ) -> Adjacency {
+        let mut starts = vec![0];
+        let mut items = Vec::new();
+        for list in lists {
+            items.extend(list);
+            starts.push(items.len());
+        }
+        Adjacency { starts, items }
+    }
+
+    /// How many vertices there are.
+    pub(crate) fn count(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Vertex `v`'s list.
+    pub(crate) fn of(&self, v: usize) -> &[usize] {
+        &self.items[self.starts[v]..self.starts[v + 1]]
+    }
+
+    /// The lists the other way round: `w` in `v`'s list puts `v` in `w`'s, in ascending
+    /// order of `v`.
+    pub(crate) fn reversed(&self) -> Adjacency {
+        let mut starts = vec![0; self.count() + 2];
+        for &w in &self.items {
+            starts[w + 2] += 1;
+        }
+        for v in 2..starts.len() {
+            starts[v] += starts[v - 1];
+        }
+        // starts[w + 1] is now where w's list begins; it counts up as w's list fills.
+        let mut items = vec![0; self.items.len()];
+        for v in 0..self.count() {
+            for &w in self.of(v) {
+                items[starts[w + 1]] = v;
+                starts[w + 1] += 1;
+            }
+        }
+        starts.pop();
+        Adjacency { starts, items }
+    }
+}
+
 /// One planned layer: graph node indices and the reason each is there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedLayer {

@@ -20,6 +20,8 @@
 //! Sums saturate at `u128::MAX`, and a saturating sum of non-negative terms does not
 //! depend on their order, so adding stripe by stripe gives exactly the one-pass total.
 
+use crate::layering::Adjacency;
+
 /// How much the stripe's bit sets may take, in bytes: `words` is chosen to fit.
 const STRIPE_BYTES: usize = 64 << 20;
 /// The widest stripe, in 64-bit words: `Sweep::nonzero` has a bit a word, and wider
@@ -27,18 +29,18 @@ const STRIPE_BYTES: usize = 64 << 20;
 const MAX_WORDS: usize = 32;
 
 /// The popularity of each vertex of an acyclic graph whose vertices are numbered in
-/// topological order: `references[v]` lists `v`'s references, `referrers[v]` its
+/// topological order: `references.of(v)` lists `v`'s references, `referrers.of(v)` its
 /// referrers, and every referrer has a lower number than the vertices it refers to.
-pub(super) fn popularities(references: &[Vec<usize>], referrers: &[Vec<usize>]) -> Vec<u128> {
-    let n = references.len();
+pub(super) fn popularities(references: &Adjacency, referrers: &Adjacency) -> Vec<u128> {
+    let n = references.count();
     let words = (STRIPE_BYTES / 8 / n.max(1)).clamp(1, MAX_WORDS);
     popularities_in_stripes(references, referrers, words.min(n.div_ceil(64)).max(1))
 }
 
 /// [`popularities`] with stripes of `words` 64-bit words.
 fn popularities_in_stripes(
-    references: &[Vec<usize>],
-    referrers: &[Vec<usize>],
+    references: &Adjacency,
+    referrers: &Adjacency,
     words: usize,
 ) -> Vec<u128> {
     let routes = routes(referrers);
@@ -48,11 +50,11 @@ fn popularities_in_stripes(
         sweep.add_stripe(first, &mut popularity);
     }
     for v in 0..routes.len() {
-        popularity[v] = match referrers[v][..] {
+        popularity[v] = match referrers.of(v) {
             _ if routes[v] == u128::MAX => u128::MAX,
             [] => routes[v],
             // Referrers are numbered lower, so `p` is final already.
-            [p] => routes[v].saturating_add(popularity[p]),
+            &[p] => routes[v].saturating_add(popularity[p]),
             _ => popularity[v],
         };
     }
@@ -60,13 +62,14 @@ fn popularities_in_stripes(
 }
 
 /// Routes from the roots to each vertex: 1 for a root, else the sum over its referrers.
-fn routes(referrers: &[Vec<usize>]) -> Vec<u128> {
-    let mut routes = vec![0u128; referrers.len()];
-    for v in 0..referrers.len() {
-        routes[v] = if referrers[v].is_empty() {
+fn routes(referrers: &Adjacency) -> Vec<u128> {
+    let mut routes = vec![0u128; referrers.count()];
+    for v in 0..referrers.count() {
+        routes[v] = if referrers.of(v).is_empty() {
             1
         } else {
-            referrers[v]
+            referrers
+                .of(v)
                 .iter()
                 .fold(0u128, |sum, &p| sum.saturating_add(routes[p]))
         };
@@ -76,7 +79,7 @@ fn routes(referrers: &[Vec<usize>]) -> Vec<u128> {
 
 /// The state of the stripe sweeps, allocated once for all stripes.
 struct Sweep<'a> {
-    references: &'a [Vec<usize>],
+    references: &'a Adjacency,
     routes: &'a [u128],
     /// Vertices whose route count saturated: they take no part in the sweeps.
     saturated: Vec<bool>,
@@ -100,8 +103,8 @@ struct Sweep<'a> {
 
 impl<'a> Sweep<'a> {
     fn new(
-        references: &'a [Vec<usize>],
-        referrers: &[Vec<usize>],
+        references: &'a Adjacency,
+        referrers: &Adjacency,
         routes: &'a [u128],
         words: usize,
     ) -> Sweep<'a> {
@@ -111,7 +114,7 @@ impl<'a> Sweep<'a> {
             references,
             routes,
             summed: (0..n)
-                .map(|v| referrers[v].len() >= 2 && !saturated[v])
+                .map(|v| referrers.of(v).len() >= 2 && !saturated[v])
                 .collect(),
             saturated,
             words,
@@ -167,7 +170,7 @@ impl<'a> Sweep<'a> {
     /// references are left out: they are saturated whatever the sum.
     fn pass_on(&mut self, v: usize, row: &[(usize, u64)]) {
         let mask = row.iter().fold(0u32, |mask, &(w, _)| mask | 1 << w);
-        for &r in &self.references[v] {
+        for &r in self.references.of(v) {
             if self.saturated[r] {
                 continue;
             }
@@ -223,14 +226,14 @@ mod tests {
 
     /// The oracle: every vertex's dependents as a full bit set (n² bits), then the routes
     /// of each set summed; what `ranked` did before stripes.
-    fn with_full_sets(referrers: &[Vec<usize>]) -> Vec<u128> {
-        let n = referrers.len();
+    fn with_full_sets(referrers: &Adjacency) -> Vec<u128> {
+        let n = referrers.count();
         let routes = routes(referrers);
         let words = n.div_ceil(64);
         let mut dependents = vec![0u64; n * words];
         for v in 0..n {
             dependents[v * words + v / 64] |= 1 << (v % 64);
-            for &p in &referrers[v] {
+            for &p in referrers.of(v) {
                 for w in 0..words {
                     dependents[v * words + w] |= dependents[p * words + w];
                 }
@@ -246,13 +249,9 @@ mod tests {
     }
 
     /// References and referrers, numbered topologically, from each vertex's references.
-    fn both_ways(references: Vec<Vec<usize>>) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
-        let mut referrers = vec![Vec::new(); references.len()];
-        for (v, refs) in references.iter().enumerate() {
-            for &r in refs {
-                referrers[r].push(v);
-            }
-        }
+    fn both_ways(references: Vec<Vec<usize>>) -> (Adjacency, Adjacency) {
+        let references = Adjacency::new(references);
+        let referrers = references.reversed();
         (references, referrers)
     }
 

@@ -32,7 +32,7 @@
 
 mod count;
 
-use super::{referrers_first, PlannedLayer};
+use super::{referrers_first, Adjacency, PlannedLayer};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,25 +117,24 @@ pub(crate) fn ranked(
     references: &BTreeMap<usize, Vec<usize>>,
 ) -> Vec<(usize, u128)> {
     let vertices: Vec<usize> = references.keys().copied().collect();
-    let local: BTreeMap<usize, usize> = vertices.iter().enumerate().map(|(i, &v)| (v, i)).collect();
     let n = vertices.len();
-    let mut refs: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut referrers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Each graph node's vertex number, if it is a vertex.
+    let mut local = vec![usize::MAX; graph.nodes().len()];
     for (i, &v) in vertices.iter().enumerate() {
-        let mut targets: Vec<usize> = references[&v]
+        local[v] = i;
+    }
+    let refs = Adjacency::new(vertices.iter().map(|v| {
+        let mut targets: Vec<usize> = references[v]
             .iter()
-            .filter(|&&r| r != v)
-            .filter_map(|r| local.get(r).copied())
+            .filter(|&r| r != v)
+            .map(|&r| local[r])
+            .filter(|&r| r != usize::MAX)
             .collect();
         targets.sort_unstable();
         targets.dedup();
-        for &t in &targets {
-            referrers[t].push(i);
-        }
-        refs[i] = targets;
-    }
-    let order = referrers_first(n, |v| referrers[v].len(), |v| &refs[v]);
-    let popularity = in_topological_order(&order, &refs, &referrers);
+        targets
+    }));
+    let popularity = in_topological_order(&refs);
     let mut result: Vec<(usize, u128, String)> = (0..n)
         .map(|v| {
             (
@@ -152,22 +151,21 @@ pub(crate) fn ranked(
         .collect()
 }
 
-/// The popularity of each vertex (by index into `refs` and `referrers`), counted by
-/// [`count::popularities`] over the vertices renumbered in `order`.
-fn in_topological_order(
-    order: &[usize],
-    refs: &[Vec<usize>],
-    referrers: &[Vec<usize>],
-) -> Vec<u128> {
+/// The popularity of each vertex of `refs`, counted by [`count::popularities`] over the
+/// vertices renumbered so that referrers come first.
+fn in_topological_order(refs: &Adjacency) -> Vec<u128> {
+    let referrers = refs.reversed();
+    let order = referrers_first(refs.count(), |v| referrers.of(v).len(), |v| refs.of(v));
     let mut position = vec![0; order.len()];
     for (i, &v) in order.iter().enumerate() {
         position[v] = i;
     }
-    let renumber = |list: &[usize]| list.iter().map(|&w| position[w]).collect::<Vec<_>>();
-    let sorted_refs: Vec<Vec<usize>> = order.iter().map(|&v| renumber(&refs[v])).collect();
-    let sorted_referrers: Vec<Vec<usize>> =
-        order.iter().map(|&v| renumber(&referrers[v])).collect();
-    let by_position = count::popularities(&sorted_refs, &sorted_referrers);
+    let sorted = Adjacency::new(
+        order
+            .iter()
+            .map(|&v| refs.of(v).iter().map(|&w| position[w])),
+    );
+    let by_position = count::popularities(&sorted, &sorted.reversed());
     (0..order.len()).map(|v| by_position[position[v]]).collect()
 }
 
