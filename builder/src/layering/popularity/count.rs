@@ -13,9 +13,10 @@
 //! - the others (two referrers or more) get their sums stripe by stripe: a stripe is a
 //!   run of at most `64 · words` vertices in topological order, and one sweep down the
 //!   graph gives each vertex the bit set of the stripe's vertices it depends on, and adds
-//!   their route counts to its popularity. Only vertices below the stripe are visited,
-//!   and each vertex's bits are dropped once passed on, so memory stays `n · words`
-//!   words, whatever the stripe count.
+//!   their route counts to its popularity. Only vertices below the stripe and not below
+//!   the last summed vertex are visited (a chain visits none), and each vertex's bits
+//!   are dropped once passed on, so memory stays `n · words` words, whatever the
+//!   stripe count.
 //!
 //! Sums saturate at `u128::MAX`, and a saturating sum of non-negative terms does not
 //! depend on their order, so adding stripe by stripe gives exactly the one-pass total.
@@ -46,7 +47,8 @@ fn popularities_in_stripes(
     let routes = routes(referrers);
     let mut popularity = vec![0u128; routes.len()];
     let mut sweep = Sweep::new(references, referrers, &routes, words);
-    for first in (0..routes.len()).step_by(words * 64) {
+    // Bits only flow down, so stripes after the last summed vertex add to no sum.
+    for first in (0..sweep.summed_end).step_by(words * 64) {
         sweep.add_stripe(first, &mut popularity);
     }
     for v in 0..routes.len() {
@@ -85,6 +87,8 @@ struct Sweep<'a> {
     saturated: Vec<bool>,
     /// Vertices whose sums come from the stripes: two referrers or more, not saturated.
     summed: Vec<bool>,
+    /// One past the highest-numbered summed vertex (0 if none).
+    summed_end: usize,
     words: usize,
     /// Each vertex's bits (of the current stripe's vertices it depends on), `words` a
     /// vertex; all zero between visits.
@@ -110,12 +114,14 @@ impl<'a> Sweep<'a> {
     ) -> Sweep<'a> {
         let n = routes.len();
         let saturated: Vec<bool> = routes.iter().map(|&r| r == u128::MAX).collect();
+        let summed: Vec<bool> = (0..n)
+            .map(|v| referrers.of(v).len() >= 2 && !saturated[v])
+            .collect();
         Sweep {
             references,
             routes,
-            summed: (0..n)
-                .map(|v| referrers.of(v).len() >= 2 && !saturated[v])
-                .collect(),
+            summed_end: summed.iter().rposition(|&s| s).map_or(0, |last| last + 1),
+            summed,
             saturated,
             words,
             bits: vec![0; n * words],
@@ -167,11 +173,12 @@ impl<'a> Sweep<'a> {
     }
 
     /// Merges `row` (the bits of `v`) into the bits of `v`'s references. Saturated
-    /// references are left out: they are saturated whatever the sum.
+    /// references are left out: they are saturated whatever the sum; so are those after
+    /// the last summed vertex, whose bits could only flow to vertices after it.
     fn pass_on(&mut self, v: usize, row: &[(usize, u64)]) {
         let mask = row.iter().fold(0u32, |mask, &(w, _)| mask | 1 << w);
         for &r in self.references.of(v) {
-            if self.saturated[r] {
+            if self.saturated[r] || r >= self.summed_end {
                 continue;
             }
             let target = &mut self.bits[r * self.words..(r + 1) * self.words];
