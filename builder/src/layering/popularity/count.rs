@@ -13,8 +13,8 @@
 //! - the others (two referrers or more) get their sums stripe by stripe: a stripe is a
 //!   run of at most `64 · words` vertices in topological order, and one sweep down the
 //!   graph gives each vertex the bit set of the stripe's vertices it depends on, and adds
-//!   their route counts to its popularity. Only vertices below the stripe and not below
-//!   the last summed vertex are visited (a chain visits none), and each vertex's bits
+//!   their route counts to its popularity. Only vertices below the stripe and above a
+//!   summed vertex are visited (a chain visits none), and each vertex's bits
 //!   are dropped once passed on, so memory stays `n · words` words, whatever the
 //!   stripe count.
 //!
@@ -83,10 +83,11 @@ fn routes(referrers: &Adjacency) -> Vec<u128> {
 struct Sweep<'a> {
     references: &'a Adjacency,
     routes: &'a [u128],
-    /// Vertices whose route count saturated: they take no part in the sweeps.
-    saturated: Vec<bool>,
     /// Vertices whose sums come from the stripes: two referrers or more, not saturated.
     summed: Vec<bool>,
+    /// Vertices whose bits can reach a sum: the summed ones and those above one. The
+    /// others (saturated ones among them) get no bits.
+    feeds: Vec<bool>,
     /// One past the highest-numbered summed vertex (0 if none).
     summed_end: usize,
     words: usize,
@@ -113,16 +114,20 @@ impl<'a> Sweep<'a> {
         words: usize,
     ) -> Sweep<'a> {
         let n = routes.len();
-        let saturated: Vec<bool> = routes.iter().map(|&r| r == u128::MAX).collect();
         let summed: Vec<bool> = (0..n)
-            .map(|v| referrers.of(v).len() >= 2 && !saturated[v])
+            .map(|v| referrers.of(v).len() >= 2 && routes[v] < u128::MAX)
             .collect();
+        // References are numbered higher: going up, theirs are known.
+        let mut feeds = summed.clone();
+        for v in (0..n).rev() {
+            feeds[v] = feeds[v] || references.of(v).iter().any(|&r| feeds[r]);
+        }
         Sweep {
             references,
             routes,
             summed_end: summed.iter().rposition(|&s| s).map_or(0, |last| last + 1),
             summed,
-            saturated,
+            feeds,
             words,
             bits: vec![0; n * words],
             nonzero: vec![0; n],
@@ -137,7 +142,7 @@ impl<'a> Sweep<'a> {
         let n = self.routes.len();
         let end = (first + self.words * 64).min(n);
         self.fill_tables(first, end);
-        for v in (first..end).filter(|&v| !self.saturated[v]) {
+        for v in (first..end).filter(|&v| self.feeds[v]) {
             let column = v - first;
             self.bits[v * self.words + column / 64] |= 1 << (column % 64);
             self.nonzero[v] |= 1 << (column / 64);
@@ -172,13 +177,12 @@ impl<'a> Sweep<'a> {
         self.nonzero[v] = 0;
     }
 
-    /// Merges `row` (the bits of `v`) into the bits of `v`'s references. Saturated
-    /// references are left out: they are saturated whatever the sum; so are those after
-    /// the last summed vertex, whose bits could only flow to vertices after it.
+    /// Merges `row` (the bits of `v`) into the bits of those of `v`'s references that
+    /// feed a sum.
     fn pass_on(&mut self, v: usize, row: &[(usize, u64)]) {
         let mask = row.iter().fold(0u32, |mask, &(w, _)| mask | 1 << w);
         for &r in self.references.of(v) {
-            if self.saturated[r] || r >= self.summed_end {
+            if !self.feeds[r] {
                 continue;
             }
             let target = &mut self.bits[r * self.words..(r + 1) * self.words];
