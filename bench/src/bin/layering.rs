@@ -1,12 +1,20 @@
-//! `layering`: how fast stowage plans layers, and how much two releases of an image share.
+//! `layering`: how fast stowage plans layers, in how much memory, and how much two
+//! releases of an image share.
 //!
-//! Planning times are measured on generated closures of 1k, 20k and 100k store paths
-//! shaped like real ones (a few very popular low-level paths such as libc, sizes spread
-//! over orders of magnitude). Reuse compares the plans of two versions of a 2,000-path
-//! closure: one where the top-level application changed (a new release of your app), one
-//! where a low-level leaf changed (a security fix in a library: every path that depends on
-//! it gets a new store path too, as in Nix). A layer is shared when both images hold the
-//! same set of store paths in it, which gives byte-identical layers.
+//! Planning is measured against targets on generated closures shaped like real ones (a
+//! few very popular low-level paths such as libc, sizes spread over orders of magnitude):
+//! 100k paths with about 6 references each, under every algorithm; the same at 1M paths;
+//! and a 100k-path chain, the worst shape for `auto`'s closure walks. Each case runs in a
+//! child process (this program, called with `case …`), which builds the graph, plans it,
+//! and reports the median planning time of its runs and its peak resident memory
+//! (`VmHWM`: graph, planner and all, since the child does nothing else). Timings are medians of 5 runs (1 at 1M paths), elapsed
+//! time and, steadier on a shared machine, the CPU time of the planning thread.
+//!
+//! Reuse compares the plans of two versions of a 2,000-path closure: one where the
+//! top-level application changed (a new release of your app), one where a low-level leaf
+//! changed (a security fix in a library: every path that depends on it gets a new store
+//! path too, as in Nix). A layer is shared when both images hold the same set of store
+//! paths in it, which gives byte-identical layers.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -50,14 +58,15 @@ fn store_path(i: usize, version: u64) -> PathBuf {
 }
 
 /// A closure of `n` paths: node 0 is the application, higher indices are lower-level.
-/// Each path refers to a few paths below it, preferring the lowest (most popular) ones.
-fn closure(n: usize, seed: u64) -> Vec<(Vec<usize>, u64)> {
+/// Each path refers to up to `2 · mean_refs` paths below it (`mean_refs` on average),
+/// preferring the lowest (most popular) ones.
+fn closure(n: usize, seed: u64, mean_refs: u64) -> Vec<(Vec<usize>, u64)> {
     let mut rng = Rng(seed | 1);
     (0..n)
         .map(|i| {
             let below = (n - i - 1) as u64;
-            // About one path in seven has no dependencies (data, fonts, static tools).
-            let count = rng.below(7).min(below);
+            // One path in 2·mean_refs + 1 has no dependencies (data, fonts, static tools).
+            let count = rng.below(2 * mean_refs + 1).min(below);
             let refs: BTreeSet<usize> = (0..count)
                 .map(|_| {
                     // Squaring a uniform draw favours the far end: the popular base paths.
@@ -65,16 +74,30 @@ fn closure(n: usize, seed: u64) -> Vec<(Vec<usize>, u64)> {
                     n - 1 - (u * u * below as f64) as usize
                 })
                 .collect();
-            // Most paths 1 KiB to 1 MiB; one in forty is a big one (20 to 500 MiB), like a
-            // compiler, a JDK or a Python.
-            let size = if rng.below(40) == 0 {
-                (20 + rng.below(480)) << 20
-            } else {
-                1024 << rng.below(11)
-            };
-            (refs.into_iter().collect(), size)
+            (refs.into_iter().collect(), size(&mut rng))
         })
         .collect()
+}
+
+/// A chain of `n` paths, each referring to the next.
+fn chain(n: usize, seed: u64) -> Vec<(Vec<usize>, u64)> {
+    let mut rng = Rng(seed | 1);
+    (0..n)
+        .map(|i| {
+            let next = if i + 1 < n { vec![i + 1] } else { vec![] };
+            (next, size(&mut rng))
+        })
+        .collect()
+}
+
+/// A path's size: most 1 KiB to 1 MiB; one in forty is a big one (20 to 500 MiB), like a
+/// compiler, a JDK or a Python.
+fn size(rng: &mut Rng) -> u64 {
+    if rng.below(40) == 0 {
+        (20 + rng.below(480)) << 20
+    } else {
+        1024 << rng.below(11)
+    }
 }
 
 /// The graph entries of `shape` where the nodes in `changed` have new store paths.
@@ -120,17 +143,163 @@ fn per_path(entries: &[GraphEntry]) -> Vec<(BTreeSet<PathBuf>, u64)> {
         .collect()
 }
 
-/// Median of three timed runs of `f`, in seconds.
-fn median_seconds(mut f: impl FnMut()) -> f64 {
-    let mut times: Vec<f64> = (0..3)
+/// Medians of `runs` timed runs of `f`: elapsed seconds, and seconds this thread spent
+/// on a CPU (the steadier figure on a machine others are using too).
+fn median_seconds(runs: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..runs)
         .map(|_| {
-            let start = Instant::now();
+            let (start, start_cpu) = (Instant::now(), cpu_seconds());
             f();
-            start.elapsed().as_secs_f64()
+            (start.elapsed().as_secs_f64(), cpu_seconds() - start_cpu)
         })
+        .unzip();
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall[runs / 2], cpu[runs / 2])
+}
+
+/// This thread's time on a CPU so far, in seconds (the first field of its schedstat, in
+/// nanoseconds).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("Linux /proc");
+    let nanos: u64 = stat
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a schedstat line");
+    nanos as f64 / 1e9
+}
+
+/// The algorithms measured, by the name a child is given: the built-in ones, and the
+/// pipelines of nixpkgs' docs shape (a popularity contest cut to the budget; a split of
+/// the application's direct dependencies, ranked, the rest cut in chunks).
+fn algorithm(name: &str, n: usize) -> Option<Algorithm> {
+    let path = |i: usize| store_path(i, 0).display().to_string();
+    Some(match name {
+        "auto" => Algorithm::Auto,
+        "popularity" => Algorithm::Popularity,
+        "pipeline-popularity" => Algorithm::Pipeline(serde_json::json!([
+            ["popularity_contest"],
+            ["limit_layers", BUDGET]
+        ])),
+        "pipeline-split" => Algorithm::Pipeline(serde_json::json!([
+            ["split_paths", [{"children_of": path(0)}]],
+            ["over", "main", ["popularity_contest"]],
+            ["over", "common", ["popularity_contest"]],
+            ["over", "rest", ["split_every", n / 10 + 1]],
+            ["flatten"],
+            ["limit_layers", BUDGET]
+        ])),
+        _ => return None,
+    })
+}
+
+/// The child's side: builds the `shape` graph of `n` paths, plans it with `name` (or
+/// not, for `none`), and prints the median planning time, the graph's building time and
+/// the peak resident memory in KiB.
+fn run_case(shape_name: &str, n: usize, name: &str) {
+    let shape = match shape_name {
+        "random" => closure(n, 42, 6),
+        "chain" => chain(n, 42),
+        other => panic!("unknown shape {other}"),
+    };
+    let start = Instant::now();
+    let graph = Graph::from_entries(
+        entries(&shape, &HashSet::new()),
+        Path::new("/nix/store"),
+        Path::new("bench"),
+    )
+    .expect("a generated graph is valid");
+    let build = start.elapsed().as_secs_f64();
+    drop(shape);
+    let all: BTreeSet<usize> = (0..graph.nodes().len()).collect();
+    let (wall, cpu) = match name {
+        "none" => (0.0, 0.0),
+        _ => {
+            let algorithm =
+                algorithm(name, n).unwrap_or_else(|| panic!("unknown algorithm {name}"));
+            let runs = if n <= 100_000 { 5 } else { 1 };
+            median_seconds(runs, || {
+                drop(plan_paths(&graph, &all, &algorithm, BUDGET).expect("planning succeeds"))
+            })
+        }
+    };
+    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status");
+    println!("{wall} {cpu} {build} {peak_kib}");
+}
+
+/// Runs one case in a child process; returns its planning time (elapsed and CPU
+/// seconds), graph building seconds and peak MiB.
+fn measure(shape: &str, n: usize, name: &str) -> (f64, f64, f64, f64) {
+    let output = std::process::Command::new(std::env::current_exe().expect("own path"))
+        .args(["case", shape, &n.to_string(), name])
+        .output()
+        .expect("the child runs");
+    assert!(
+        output.status.success(),
+        "case {shape} {n} {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("numbers");
+    let numbers: Vec<f64> = text
+        .split_whitespace()
+        .map(|x| x.parse().expect("a number"))
         .collect();
-    times.sort_by(f64::total_cmp);
-    times[1]
+    (numbers[0], numbers[1], numbers[2], numbers[3] / 1024.0)
+}
+
+/// `0.123 s < 1 s pass`, or the bare figure when there is no target.
+fn against(value: f64, unit: &str, target: Option<f64>) -> String {
+    match target {
+        Some(t) => format!(
+            "{value:>8.3} {unit} < {t} {unit} {}",
+            if value < t { "pass" } else { "FAIL" }
+        ),
+        None => format!("{value:>8.3} {unit} (no target)"),
+    }
+}
+
+/// The planning targets: each case's time and peak memory next to its target.
+fn targets() {
+    println!("planning against targets (budget {BUDGET} layers; time: median elapsed planning time, CPU time beside it, graph building apart; memory: peak RSS of a child that builds the graph and plans it)");
+    let names = [
+        "none",
+        "auto",
+        "popularity",
+        "pipeline-popularity",
+        "pipeline-split",
+    ];
+    let cases: Vec<(&str, usize, &str, bool)> = names
+        .iter()
+        .map(|&name| ("random", 100_000, name, true))
+        // At 1M paths building the graph alone takes minutes here: the built-ins only.
+        .chain(
+            names[..3]
+                .iter()
+                .map(|&name| ("random", 1_000_000, name, false)),
+        )
+        .chain([
+            ("chain", 100_000, "none", true),
+            ("chain", 100_000, "auto", true),
+            ("chain", 100_000, "popularity", true),
+        ])
+        .collect();
+    for (shape, n, name, with_targets) in cases {
+        let (wall, cpu, build, peak) = measure(shape, n, name);
+        let time_target = (with_targets && name != "none").then_some(1.0);
+        let memory_target = with_targets.then_some(256.0);
+        println!(
+            "{:>7} {shape:<6} {name:<20} plan {} (CPU {cpu:.3} s)  peak {}  (graph built in {build:.2} s)",
+            n,
+            against(wall, "s", time_target),
+            against(peak, "MiB", memory_target),
+        );
+    }
 }
 
 /// Every path that depends on `leaf`, and `leaf` itself: what a change to it rebuilds.
@@ -163,29 +332,16 @@ fn shared(
 }
 
 fn main() {
-    let popularity_pipeline = Algorithm::Pipeline(serde_json::json!([
-        ["popularity_contest"],
-        ["limit_layers", BUDGET]
-    ]));
-    println!("planning time (median of 3; graph construction included; budget {BUDGET} layers)");
-    println!(
-        "{:>8}  {:>10}  {:>12}  {:>12}",
-        "paths", "auto", "popularity", "pipeline"
-    );
-    for n in [1_000, 20_000, 100_000] {
-        let shape = closure(n, 42);
-        let base = entries(&shape, &HashSet::new());
-        let time = |algorithm: &Algorithm| median_seconds(|| drop(layers(base.clone(), algorithm)));
-        println!(
-            "{n:>8}  {:>9.3}s  {:>11.3}s  {:>11.3}s",
-            time(&Algorithm::Auto),
-            time(&Algorithm::Popularity),
-            time(&popularity_pipeline)
-        );
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [case, shape, n, name] = &args[..] {
+        assert_eq!(case, "case", "usage: layering [case SHAPE N ALGORITHM]");
+        run_case(shape, n.parse().expect("a path count"), name);
+        return;
     }
+    targets();
 
     let n = 2_000;
-    let shape = closure(n, 7);
+    let shape = closure(n, 7, 3);
     let v1 = entries(&shape, &HashSet::new());
     // A library without dependencies whose change rebuilds about 5% of the closure.
     let leaf = (0..n)

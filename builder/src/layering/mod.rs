@@ -12,6 +12,85 @@ use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+/// The vertices `0..count` of an acyclic graph in an order where every vertex comes
+/// after all its referrers (Kahn's algorithm from the roots), given each vertex's number
+/// of referrers and its references: the order route counts and walks down the graph
+/// need. `Graph` refuses cycles, and the subgraphs planners carve out only lose edges.
+pub(crate) fn referrers_first<'a>(
+    count: usize,
+    referrer_count: impl Fn(usize) -> usize,
+    references: impl Fn(usize) -> &'a [usize],
+) -> Vec<usize> {
+    let mut pending: Vec<usize> = (0..count).map(&referrer_count).collect();
+    let mut ready: Vec<usize> = (0..count).filter(|&v| pending[v] == 0).collect();
+    let mut order = Vec::with_capacity(count);
+    while let Some(v) = ready.pop() {
+        order.push(v);
+        for &r in references(v) {
+            pending[r] -= 1;
+            if pending[r] == 0 {
+                ready.push(r);
+            }
+        }
+    }
+    order
+}
+
+/// Lists of vertices, one per vertex `0..count()`, in one array: what the planners walk
+/// instead of a `Vec` per vertex, so that walks over many vertices read memory forward.
+pub(crate) struct Adjacency {
+    /// Vertex `v`'s list is `items[starts[v]..starts[v + 1]]`.
+    starts: Vec<usize>,
+    items: Vec<usize>,
+}
+
+impl Adjacency {
+    /// One list per item of `lists`.
+    pub(crate) fn new<L: IntoIterator<Item = usize>>(
+        lists: impl IntoIterator<Item = L>,
+    ) -> Adjacency {
+        let mut starts = vec![0];
+        let mut items = Vec::new();
+        for list in lists {
+            items.extend(list);
+            starts.push(items.len());
+        }
+        Adjacency { starts, items }
+    }
+
+    /// How many vertices there are.
+    pub(crate) fn count(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Vertex `v`'s list.
+    pub(crate) fn of(&self, v: usize) -> &[usize] {
+        &self.items[self.starts[v]..self.starts[v + 1]]
+    }
+
+    /// The lists the other way round: `w` in `v`'s list puts `v` in `w`'s, in ascending
+    /// order of `v`.
+    pub(crate) fn reversed(&self) -> Adjacency {
+        let mut starts = vec![0; self.count() + 2];
+        for &w in &self.items {
+            starts[w + 2] += 1;
+        }
+        for v in 2..starts.len() {
+            starts[v] += starts[v - 1];
+        }
+        // starts[w + 1] is now where w's list begins; it counts up as w's list fills.
+        let mut items = vec![0; self.items.len()];
+        for v in 0..self.count() {
+            for &w in self.of(v) {
+                items[starts[w + 1]] = v;
+                starts[w + 1] += 1;
+            }
+        }
+        starts.pop();
+        Adjacency { starts, items }
+    }
+}
+
 /// One planned layer: graph node indices and the reason each is there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedLayer {

@@ -48,3 +48,32 @@ pub fn render(g: &Graph, layers: &[PlannedLayer]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// A graph where node `i` (of `references.len()`) refers to `references[i]` and has size
+/// `sizes[i]`. Store paths are scrambled so that their order differs from `i`'s.
+pub fn numbered(references: &[Vec<usize>], sizes: &[u64]) -> Graph {
+    const NIXBASE32: &[u8; 32] = b"0123456789abcdfghijklmnpqrsvwxyz";
+    let path = |i: usize| {
+        let mut n = (i * 7919 + 13) % (1 << 20);
+        let hash: String = (0..32)
+            .map(|_| {
+                let c = NIXBASE32[n % 32] as char;
+                n /= 32;
+                c
+            })
+            .collect();
+        PathBuf::from(format!("/nix/store/{hash}-p{}", i % 5))
+    };
+    let entries = references
+        .iter()
+        .zip(sizes)
+        .enumerate()
+        .map(|(i, (refs, &size))| GraphEntry {
+            path: path(i),
+            references: refs.iter().map(|&r| path(r)).collect(),
+            nar_size: Some(size),
+            nar_hash: None,
+        })
+        .collect();
+    Graph::from_entries(entries, Path::new("/nix/store"), Path::new("graph")).unwrap()
+}

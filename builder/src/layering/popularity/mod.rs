@@ -30,7 +30,9 @@
 //! and `stream_layered_image.py` takes `store_layers` "in ascending order", lowest layer
 //! first, right above the base image's layers.
 
-use super::PlannedLayer;
+mod count;
+
+use super::{referrers_first, Adjacency, PlannedLayer};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -115,60 +117,29 @@ pub(crate) fn ranked(
     references: &BTreeMap<usize, Vec<usize>>,
 ) -> Vec<(usize, u128)> {
     let vertices: Vec<usize> = references.keys().copied().collect();
-    let local: BTreeMap<usize, usize> = vertices.iter().enumerate().map(|(i, &v)| (v, i)).collect();
     let n = vertices.len();
-    let mut refs: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut referrers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Each graph node's vertex number, if it is a vertex.
+    let mut local = vec![usize::MAX; graph.nodes().len()];
     for (i, &v) in vertices.iter().enumerate() {
-        let mut targets: Vec<usize> = references[&v]
+        local[v] = i;
+    }
+    let refs = Adjacency::new(vertices.iter().map(|v| {
+        let mut targets: Vec<usize> = references[v]
             .iter()
-            .filter(|&&r| r != v)
-            .filter_map(|r| local.get(r).copied())
+            .filter(|&r| r != v)
+            .map(|&r| local[r])
+            .filter(|&r| r != usize::MAX)
             .collect();
         targets.sort_unstable();
         targets.dedup();
-        for &t in &targets {
-            referrers[t].push(i);
-        }
-        refs[i] = targets;
-    }
-    let order = referrers_first(&refs, &referrers);
-    // Routes from the roots to each vertex: 1 for a root, else the sum over referrers.
-    let mut routes = vec![0u128; n];
-    // Each vertex and everything that depends on it, as a bit set.
-    // n²/8 bytes (12.5 MB for 10 000 paths): far cheaper in time than walking every
-    // path's dependents separately, and closures of images stay well below that.
-    let words = n.div_ceil(64);
-    let mut dependents = vec![0u64; n * words];
-    for &v in &order {
-        routes[v] = if referrers[v].is_empty() {
-            1
-        } else {
-            referrers[v]
-                .iter()
-                .fold(0u128, |sum, &p| sum.saturating_add(routes[p]))
-        };
-        dependents[v * words + v / 64] |= 1 << (v % 64);
-        for &p in &referrers[v] {
-            for w in 0..words {
-                dependents[v * words + w] |= dependents[p * words + w];
-            }
-        }
-    }
+        targets
+    }));
+    let popularity = in_topological_order(&refs);
     let mut result: Vec<(usize, u128, String)> = (0..n)
         .map(|v| {
-            let mut popularity = 0u128;
-            for (w, &bits) in dependents[v * words..(v + 1) * words].iter().enumerate() {
-                let mut bits = bits;
-                while bits != 0 {
-                    let bit = bits.trailing_zeros() as usize;
-                    popularity = popularity.saturating_add(routes[w * 64 + bit]);
-                    bits &= bits - 1;
-                }
-            }
             (
                 vertices[v],
-                popularity,
+                popularity[v],
                 package_name(&graph.nodes()[vertices[v]].path),
             )
         })
@@ -180,23 +151,22 @@ pub(crate) fn ranked(
         .collect()
 }
 
-/// The vertices in an order where every vertex comes after all its referrers (Kahn's
-/// algorithm from the roots), so route counts and dependent sets can be accumulated in
-/// one pass. The graph is acyclic: `Graph` refuses cycles and subgraphs only lose edges.
-fn referrers_first(refs: &[Vec<usize>], referrers: &[Vec<usize>]) -> Vec<usize> {
-    let mut pending: Vec<usize> = referrers.iter().map(Vec::len).collect();
-    let mut ready: Vec<usize> = (0..refs.len()).filter(|&v| pending[v] == 0).collect();
-    let mut order = Vec::with_capacity(refs.len());
-    while let Some(v) = ready.pop() {
-        order.push(v);
-        for &r in &refs[v] {
-            pending[r] -= 1;
-            if pending[r] == 0 {
-                ready.push(r);
-            }
-        }
+/// The popularity of each vertex of `refs`, counted by [`count::popularities`] over the
+/// vertices renumbered so that referrers come first.
+fn in_topological_order(refs: &Adjacency) -> Vec<u128> {
+    let referrers = refs.reversed();
+    let order = referrers_first(refs.count(), |v| referrers.of(v).len(), |v| refs.of(v));
+    let mut position = vec![0; order.len()];
+    for (i, &v) in order.iter().enumerate() {
+        position[v] = i;
     }
-    order
+    let sorted = Adjacency::new(
+        order
+            .iter()
+            .map(|&v| refs.of(v).iter().map(|&w| position[w])),
+    );
+    let by_position = count::popularities(&sorted, &sorted.reversed());
+    (0..order.len()).map(|v| by_position[position[v]]).collect()
 }
 
 /// nixpkgs' `package_name` sort key: the path with everything before its first `-`
