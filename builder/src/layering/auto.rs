@@ -120,11 +120,8 @@ fn layers(
                 .iter()
                 .map(|&p| (p, reason(graph, p, label, &rank, &name, stopped_at, budget)))
                 .collect();
-            let closure_size: u64 = graph
-                .closure(members.iter().copied())
-                .intersection(paths)
-                .map(|&p| graph.nodes()[p].nar_size)
-                .sum();
+            let closure = graph.closure(members.iter().copied());
+            let closure_size = graph.size_of(closure.intersection(paths).copied());
             (
                 closure_size,
                 PlannedLayer {
@@ -237,6 +234,21 @@ mod tests {
     fn ties_are_broken_by_store_path() {
         let g = graph(&[('a', "a", 7, ""), ('b', "b", 7, ""), ('c', "c", 7, "")]);
         assert_eq!(render(&g, &plan(&g, &all(&g), 2)), "a\nb c");
+    }
+
+    /// Found by the graph_json fuzz target on boundary sizes: summing the sizes of a
+    /// layer's closure overflowed.
+    #[test]
+    fn sizes_past_two_to_the_64_saturate() {
+        let g = graph(&[
+            ('a', "a", u64::MAX, "bc"),
+            ('b', "b", u64::MAX, ""),
+            ('c', "c", u64::MAX, ""),
+        ]);
+        let plan = plan(&g, &all(&g), 100);
+        // Every closure's size saturates alike, so the store paths break the tie.
+        assert_eq!(render(&g, &plan), "a\nb\nc");
+        assert_eq!(plan[0].size(&g), u64::MAX);
     }
 
     #[test]
