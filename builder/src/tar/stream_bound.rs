@@ -41,7 +41,7 @@ pub fn copy_tar_bounded(input: impl Read, out: impl Write) -> io::Result<u64> {
         }
         let at = tee.copied - BLOCK;
         let header = Header::from_byte_slice(&block);
-        let stated = header.entry_size().map_err(|_| not_a_tar(at))?;
+        let stated = stated_size(header).ok_or_else(|| not_a_tar(at))?;
         skip_sparse_extensions(&mut tee, header)?;
         let kind = header.entry_type();
         if is_metadata(kind) {
@@ -50,7 +50,7 @@ pub fn copy_tar_bounded(input: impl Read, out: impl Write) -> io::Result<u64> {
                 pax_size = size_record(&data)?;
             }
         } else {
-            skip(&mut tee, pax_size.take().unwrap_or(stated))?;
+            skip(&mut tee, pax_size.take().unwrap_or(stated), at)?;
         }
     }
     Ok(tee.copied)
@@ -80,6 +80,16 @@ fn read_block(input: &mut impl Read, block: &mut [u8; BLOCK as usize]) -> io::Re
         }
     }
     Ok(true)
+}
+
+/// The size of the data a header block states, or `None` when the block is no header
+/// (its checksum is wrong or its size unreadable): bytes that merely look like a size
+/// would allow any length.
+fn stated_size(header: &Header) -> Option<u64> {
+    let mut summed = header.clone();
+    summed.set_cksum();
+    let valid = header.cksum().ok()? == summed.cksum().ok()?;
+    valid.then(|| header.entry_size().ok()).flatten()
 }
 
 /// Members whose data describes the next member rather than being a file.
@@ -139,9 +149,14 @@ fn skip_sparse_extensions(input: &mut impl Read, header: &Header) -> io::Result<
     Ok(())
 }
 
-/// Reads over a member's data and its padding to the block.
-fn skip(input: &mut impl Read, size: u64) -> io::Result<()> {
-    io::copy(&mut input.take(padded(size)), &mut io::sink())?;
+/// Reads over the data of the member at byte `at` and its padding to the block.
+fn skip(input: &mut impl Read, size: u64, at: u64) -> io::Result<()> {
+    let padded = size.checked_next_multiple_of(BLOCK).ok_or_else(|| {
+        io::Error::other(format!(
+            "the member at byte {at} states {size} bytes of data, which no file has"
+        ))
+    })?;
+    io::copy(&mut input.take(padded), &mut io::sink())?;
     Ok(())
 }
 
@@ -268,6 +283,29 @@ mod tests {
         let mut out = Vec::new();
         copy_tar_bounded(&tar[..], &mut out).unwrap();
         assert_eq!(out, tar);
+    }
+
+    /// Found in review: the size field read as base-256 from any bytes with the top bit
+    /// set, so 0xff repeated passed as a tar stating a 2^64-byte file.
+    #[test]
+    fn bytes_that_only_look_like_a_header_are_not_one() {
+        let err = copy_tar_bounded(io::repeat(0xff), Counter::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the output is not a tar: the block at byte 0 is not a header"
+        );
+    }
+
+    #[test]
+    fn a_size_no_file_has_is_refused() {
+        let mut header = Header::new_gnu();
+        header.as_gnu_mut().unwrap().size = [0xff; 12];
+        header.set_cksum();
+        let err = copy_tar_bounded(&header.as_bytes()[..], Counter::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the member at byte 0 states 18446744073709551615 bytes of data, which no file has"
+        );
     }
 
     #[test]
