@@ -12,6 +12,7 @@ mod commands;
 mod conf;
 mod customisation;
 pub mod error;
+pub mod fuzz;
 pub mod graph;
 mod image;
 mod input;

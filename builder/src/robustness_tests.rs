@@ -1,7 +1,8 @@
 //! Every parser of untrusted input, fed arbitrary and mangled input: it may refuse, with
-//! a one-line error, but never panic, hang or write outside its root. Property tests
-//! rather than a coverage-guided fuzzer (which needs a nightly toolchain), so they run in
-//! every CI run; each case set is small enough to take seconds.
+//! a one-line error, but never panic, hang or write outside its root. Property tests,
+//! beside the coverage-guided fuzzer (`fuzz.rs`, `scripts/fuzz`): they run in every test
+//! run, and check what a fuzzer cannot see (nothing written outside the root, tags that
+//! round-trip); each case set is small enough to take seconds.
 
 use crate::graph::{legacy, Graph};
 use crate::image::base::read_base_image;

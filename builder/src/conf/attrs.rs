@@ -143,7 +143,12 @@ pub fn attrs_file() -> PathBuf {
 /// Reads and decodes `.attrs.json`.
 pub fn read_attrs<T: DeserializeOwned>(file: &Path) -> Result<T> {
     let bytes = crate::input::read_bounded(file).map_err(|e| Error::read(file, e))?;
-    serde_json::from_slice(&bytes)
+    parse_attrs(&bytes, file)
+}
+
+/// Decodes the bytes of the `.attrs.json` `file`.
+pub fn parse_attrs<T: DeserializeOwned>(bytes: &[u8], file: &Path) -> Result<T> {
+    serde_json::from_slice(bytes)
         .map_err(|e| Error::conf(file, format!("unexpected derivation attributes: {e}")))
 }
 

@@ -125,7 +125,12 @@ impl Conf {
     /// Reads the conf at `file`.
     pub fn load(file: &Path) -> Result<Conf> {
         let bytes = crate::input::read_bounded(file).map_err(|e| Error::read(file, e))?;
-        serde_json::from_slice(skip_shebang(&bytes))
+        Conf::parse(&bytes, file)
+    }
+
+    /// Parses the bytes of the conf `file` (a `#!` line first is skipped).
+    pub fn parse(bytes: &[u8], file: &Path) -> Result<Conf> {
+        serde_json::from_slice(skip_shebang(bytes))
             .map_err(|e| Error::conf(file, format!("not a valid conf: {e}")))
     }
 

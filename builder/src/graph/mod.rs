@@ -136,6 +136,14 @@ impl Graph {
         self.index.get(path).copied()
     }
 
+    /// The total NAR size of `paths`. Saturating: sizes only rank and describe layers,
+    /// and only a made-up graph has sizes that add up past 2^64.
+    pub fn size_of(&self, paths: impl IntoIterator<Item = usize>) -> u64 {
+        paths
+            .into_iter()
+            .fold(0, |sum, p| sum.saturating_add(self.nodes[p].nar_size))
+    }
+
     /// `roots` and everything they refer to, directly or not.
     pub fn closure(&self, roots: impl IntoIterator<Item = usize>) -> BTreeSet<usize> {
         self.reachable(roots, |n| &n.references)

@@ -91,14 +91,14 @@ fn describe(kind: Kind) -> &'static str {
 
 /// The message for an unknown key, with the known one it is closest to.
 fn unknown(key: &str) -> String {
+    let lower = key.to_ascii_lowercase();
+    let length = lower.chars().count();
     let closest = fields()
         .keys()
-        .map(|name| {
-            (
-                distance(&key.to_ascii_lowercase(), &name.to_ascii_lowercase()),
-                name,
-            )
-        })
+        // Only a name within two of the key's length can be within two edits of it; the
+        // rest are skipped, so a huge key never sizes a huge distance table.
+        .filter(|name| name.len().abs_diff(length) <= 2)
+        .map(|name| (distance(&lower, &name.to_ascii_lowercase()), name))
         .min();
     match closest {
         Some((d, name)) if d <= 2 => format!(
@@ -158,6 +158,15 @@ mod tests {
         for (config, message) in cases {
             assert_eq!(check_json(config).unwrap_err(), message);
         }
+    }
+
+    /// The suggestion's edit-distance table was sized by the key: a megabyte key in a
+    /// conf made a table of a hundred megabytes per field.
+    #[test]
+    fn a_huge_key_is_named_without_a_suggestion() {
+        let key = "K".repeat(1 << 20);
+        let message = check_json(json!({ key: 1 })).unwrap_err();
+        assert!(message.contains("(an unknown field is ignored by every engine); the fields are"));
     }
 
     #[test]

@@ -189,7 +189,10 @@ impl Walk {
     /// The total size of the paths `starts` and their dependencies.
     fn closure_size(&mut self, starts: impl IntoIterator<Item = usize>) -> u64 {
         let found = self.walk(starts, Toward::Dependencies);
-        found.into_iter().map(|v| self.sizes[v]).sum()
+        // Saturating: the sizes come from the graph, which may be made up.
+        found
+            .into_iter()
+            .fold(0, |sum: u64, v| sum.saturating_add(self.sizes[v]))
     }
 
     /// The positions of the paths [`Walk::reach`] finds.
@@ -416,6 +419,21 @@ mod tests {
     fn ties_are_broken_by_store_path() {
         let g = graph(&[('a', "a", 7, ""), ('b', "b", 7, ""), ('c', "c", 7, "")]);
         assert_eq!(render(&g, &plan(&g, &all(&g), 2)), "a\nb c");
+    }
+
+    /// Found by the graph_json fuzz target on boundary sizes: summing the sizes of a
+    /// layer's closure overflowed.
+    #[test]
+    fn sizes_past_two_to_the_64_saturate() {
+        let g = graph(&[
+            ('a', "a", u64::MAX, "bc"),
+            ('b', "b", u64::MAX, ""),
+            ('c', "c", u64::MAX, ""),
+        ]);
+        let plan = plan(&g, &all(&g), 100);
+        // Every closure's size saturates alike, so the store paths break the tie.
+        assert_eq!(render(&g, &plan), "a\nb\nc");
+        assert_eq!(plan[0].size(&g), u64::MAX);
     }
 
     #[test]

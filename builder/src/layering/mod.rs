@@ -113,7 +113,7 @@ impl PlannedLayer {
 
     /// Total NAR size of the layer's paths.
     pub fn size(&self, graph: &Graph) -> u64 {
-        self.paths.iter().map(|&p| graph.nodes()[p].nar_size).sum()
+        graph.size_of(self.paths.iter().copied())
     }
 }
 

@@ -8,6 +8,7 @@ pub mod digest;
 pub mod fs_layer;
 mod header;
 pub mod parallel_gzip;
+pub mod stream_bound;
 mod tree_reader;
 
 pub use header::*;

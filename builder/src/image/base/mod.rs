@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::image::blob::Blob;
 use crate::tar::compression::Compression;
 use crate::tar::copy::COPY_BUFFER;
+use crate::tar::stream_bound::copy_tar_bounded;
 
 use index::{index_members, normalize, Member};
 use legacy_style::legacy_ids;
@@ -188,12 +189,13 @@ fn read_by_style<'a, T>(
 }
 
 /// Decompresses `input` into a fresh anonymous temp file (in `TMPDIR`), streaming so
-/// that nothing larger than a buffer is held in memory. Returns the file and its size.
+/// that nothing larger than a buffer is held in memory, and stopping as soon as the
+/// output runs past the tar it holds (a decompression bomb). Returns the file and its size.
 fn decompress_to_temp(compression: Compression, input: impl Read) -> io::Result<(File, u64)> {
-    let mut decoder = compression.decoder(input)?;
+    let decoder = compression.decoder(input)?;
     let out = tempfile::tempfile()?;
     let mut writer = BufWriter::with_capacity(COPY_BUFFER, &out);
-    let size = io::copy(&mut decoder, &mut writer)?;
+    let size = copy_tar_bounded(decoder, &mut writer)?;
     writer.flush()?;
     drop(writer);
     Ok((out, size))

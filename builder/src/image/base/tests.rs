@@ -603,6 +603,73 @@ fn truncated_gzip_archive() {
     assert!(error_of(&path).starts_with(&expected));
 }
 
+/// A decompression bomb: 3 GiB of zeros, `compress`ed a MiB at a time and the pieces
+/// joined (both formats read joined streams as one), so it is quick to make.
+fn bomb(compress: impl Fn(&[u8]) -> Vec<u8>) -> Vec<u8> {
+    compress(&vec![0; 1 << 20]).repeat(3 << 10)
+}
+
+/// The zstd form of `bytes`.
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    zstd::stream::encode_all(bytes, 1).unwrap()
+}
+
+/// What every bomb is refused with: its zeros are an end-of-archive block at byte 0.
+const BOMB_REFUSED: &str = "more than 1 MiB follows the tar's end-of-archive block at byte 0; \
+                            refusing a decompression bomb";
+
+/// A small zstd layer member that expands to 3 GiB is refused after a megabyte.
+#[test]
+fn a_zstd_layer_bomb_is_refused_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = bomb(zstd);
+    assert!(bomb.len() < 1 << 20, "the bomb is small on disk");
+    let names = layer_names(1);
+    let config = config_json(&diff_ids_of(&[layer("a", 1)]));
+    let bytes = TarOut::new()
+        .file(&names[0], &bomb)
+        .file("config.json", &config)
+        .file("manifest.json", &manifest_json("config.json", &names))
+        .finish();
+    let path = write(&dir, "base.tar", &bytes);
+    assert_eq!(
+        error_of(&path),
+        format!(
+            "base image {}: member layers/0.tar: decompressing the zstd layer failed: {BOMB_REFUSED}",
+            path.display()
+        )
+    );
+}
+
+/// A small gzip archive that expands to 3 GiB is refused after a megabyte.
+#[test]
+fn a_gzip_archive_bomb_is_refused_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "base.tar.gz", &bomb(gzip));
+    assert_eq!(
+        error_of(&path),
+        format!(
+            "base image {}: decompressing the gzip archive failed: {BOMB_REFUSED}",
+            path.display()
+        )
+    );
+}
+
+/// Refusing a bomb decompresses only a megabyte of its 3 GiB, not all of it.
+#[test]
+fn a_bomb_is_decompressed_only_until_refused() {
+    for (compression, bomb) in [
+        (Compression::Zstd, bomb(zstd)),
+        (Compression::Gzip, bomb(gzip)),
+    ] {
+        let mut written = Vec::new();
+        let decoder = compression.decoder(&bomb[..]).unwrap();
+        let err = copy_tar_bounded(decoder, &mut written).unwrap_err();
+        assert_eq!(err.to_string(), BOMB_REFUSED);
+        assert_eq!(written.len() as u64, 512 + (1 << 20) + 1);
+    }
+}
+
 /// A manifest with two images is refused.
 #[test]
 fn manifest_with_two_images() {
