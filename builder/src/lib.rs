@@ -16,6 +16,7 @@ pub mod graph;
 mod image;
 mod input;
 pub mod layering;
+mod registry;
 mod sys;
 mod tar;
 
