@@ -24,6 +24,7 @@ let
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
     exportImage = callLib ./exportImage.nix { };
     mergeImages = callLib ./mergeImages.nix { };
+    pullImage = import ./pullImage.nix { inherit stowage system hostSystem; };
   } // import ./helpers.nix { inherit stowage system packages; };
 in
 lib
