@@ -30,12 +30,9 @@ impl Digest {
 
     /// The digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest::from_hex(crate::tar::digest::Sha256Digest::of(bytes).hex())
-    }
-
-    /// The digest whose hex is `hex`, which a SHA-256 just computed.
-    pub fn from_hex(hex: String) -> Digest {
-        Digest { hex }
+        Digest {
+            hex: crate::tar::digest::Sha256Digest::of(bytes).hex(),
+        }
     }
 
     /// The 64 hex digits.
