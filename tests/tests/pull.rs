@@ -90,6 +90,26 @@ impl Registry {
         std::fs::read_to_string(&digest_file).expect("skopeo wrote the digest")
     }
 
+    /// Pushes `image` as `repository:tag` with OCI media types; returns the digest.
+    fn push_oci(&self, image: &Path, repository: &str, tag: &str, dir: &Path) -> String {
+        let digest_file = dir.join(format!("{repository}-{tag}.oci.digest"));
+        run(command(
+            "skopeo",
+            [
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+                "--format",
+                "oci",
+            ],
+        )
+        .arg("--digestfile")
+        .arg(&digest_file)
+        .arg(format!("docker-archive:{}", image.display()))
+        .arg(format!("docker://{}/{repository}:{tag}", self.host)));
+        std::fs::read_to_string(&digest_file).expect("skopeo wrote the digest")
+    }
+
     /// PUTs `manifest` (of `media_type`) as `repository:tag`; returns its digest.
     fn put_manifest(
         &self,
@@ -265,6 +285,36 @@ fn prefetch_pins_what_nix_pulls_and_the_pulled_image_runs_and_is_a_base() {
 fn loaded(image: &Path, archive: &DockerArchive) -> String {
     Engine::Docker.load(image);
     archive.image_id()
+}
+
+#[test]
+fn an_oci_image_is_pulled_as_served() {
+    let dir = temp_dir();
+    let registry = Registry::start();
+    let image = nix_build(IMAGES, "amd64", dir.path());
+    let digest = registry.push_oci(&image, "hello", "oci", dir.path());
+    let tag = run_tag();
+    let reference = format!("{}/hello@{digest}", registry.host);
+    let expression = run_stdout(prefetch_command(&[
+        &reference,
+        "--final-image-name",
+        "stowage-pull/pulled",
+        "--final-image-tag",
+        &tag,
+    ]));
+    let hash = field(&expression, "hash");
+    let args = pull_args(&registry, &digest, &hash, &tag);
+    let pulled = nix_build_with_link(
+        nix_build_command(IMAGES, "pulled", &args),
+        &dir.path().join("pulled"),
+    );
+    let archive = DockerArchive::open(&pulled);
+    assert!(archive
+        .layers
+        .iter()
+        .all(|(name, _)| name.ends_with(".tar.gz")));
+    let out = Engine::Docker.run(&loaded(&pulled, &archive), &[], &[]);
+    assert_eq!(out.trim(), "hello from a pulled image");
 }
 
 #[test]
