@@ -68,3 +68,92 @@ pub fn write_archive(
     write(out, &trailer)?;
     out.flush().map_err(|e| Error::write(target, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::manifest::{ImageManifest, Layer};
+    use crate::registry::reference::Digest;
+
+    fn descriptor(fill: char, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: Digest::parse(&format!("sha256:{}", fill.to_string().repeat(64))).unwrap(),
+            size,
+            platform: None,
+        }
+    }
+
+    /// An image whose bottom layer is listed twice, as an empty layer can be.
+    fn image() -> Resolved {
+        let layer = |fill, size| Layer {
+            descriptor: descriptor(fill, size),
+            suffix: "tar.gz",
+        };
+        Resolved {
+            digest: Digest::of(b"manifest"),
+            manifest: ImageManifest {
+                config: descriptor('c', 2),
+                layers: vec![layer('e', 3), layer('a', 700), layer('e', 3)],
+            },
+            config: b"{}".to_vec(),
+        }
+    }
+
+    /// The archive of [`image`], each blob's bytes its digest's first letter repeated.
+    fn archive() -> Vec<u8> {
+        let mut out = Vec::new();
+        write_archive(&image(), "a/b:c", &mut out, "test", |d, w| {
+            let fill = d.digest.hex().as_bytes()[0];
+            w.write_all(&vec![fill; d.size as usize])
+                .map_err(|e| Error::write("test", e))
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn members_are_sorted_digests_and_a_repeated_layer_is_stored_once() {
+        let bytes = archive();
+        let mut members = Vec::new();
+        for entry in ::tar::Archive::new(&bytes[..]).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let mut content = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut content).unwrap();
+            members.push((entry.path().unwrap().display().to_string(), content));
+        }
+        let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        let (a, c, e) = ("a".repeat(64), "c".repeat(64), "e".repeat(64));
+        let (a_name, e_name) = (format!("{a}.tar.gz"), format!("{e}.tar.gz"));
+        assert_eq!(
+            names,
+            [
+                a_name.as_str(),
+                &format!("{c}.json"),
+                &e_name,
+                "manifest.json"
+            ]
+        );
+        let manifest: serde_json::Value = serde_json::from_str(&members[3].1).unwrap();
+        assert_eq!(
+            manifest,
+            serde_json::json!([{
+                "Config": format!("{c}.json"),
+                "RepoTags": ["a/b:c"],
+                "Layers": [&e_name, &a_name, &e_name],
+            }])
+        );
+        assert_eq!(bytes, archive(), "the same image gives the same bytes");
+    }
+
+    #[test]
+    fn a_failing_blob_fails_the_archive() {
+        let failed = write_archive(&image(), "a/b:c", &mut Vec::new(), "test", |d, _| {
+            Err(Error::Registry {
+                image: "x".into(),
+                message: format!("blob {} refused", d.digest),
+            })
+        });
+        assert!(failed.unwrap_err().one_line().contains("refused"));
+    }
+}
