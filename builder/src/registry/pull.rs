@@ -201,3 +201,72 @@ impl Puller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+    use std::net::TcpListener;
+
+    /// A plain-HTTP server on 127.0.0.1 answering every request with `body`; a TLS
+    /// handshake (first byte 0x16) is dropped, so the client falls back to HTTP. It
+    /// serves `connections` connections, then stops.
+    fn serve(body: &'static [u8], connections: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(connections) {
+                let mut stream = std::io::BufReader::new(stream.unwrap());
+                if stream.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
+                    continue;
+                }
+                let mut line = String::new();
+                while stream.read_line(&mut line).unwrap_or(0) > 2 {
+                    line.clear();
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let stream = stream.get_mut();
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(body);
+            }
+        });
+        host
+    }
+
+    /// Copies a blob declared as the 5 bytes `hello` from a server sending `body`.
+    fn copy(body: &'static [u8]) -> Result<Vec<u8>> {
+        let host = serve(body, 2);
+        let reference = Reference::parse(&format!("{host}/x:y")).unwrap();
+        let descriptor = Descriptor {
+            media_type: "application/octet-stream".into(),
+            digest: Digest::of(b"hello"),
+            size: 5,
+            platform: None,
+        };
+        let mut out = Vec::new();
+        Puller::new(&reference, true).copy_blob(&descriptor, &mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn a_blob_must_have_its_declared_size_and_digest() {
+        assert_eq!(copy(b"hello").unwrap(), b"hello");
+        let fail = |body| copy(body).unwrap_err().one_line();
+        let short = fail(b"hell");
+        assert!(
+            short.contains("the registry sent 4 bytes, the manifest says 5"),
+            "{short}"
+        );
+        let long = fail(b"hello!");
+        assert!(long.contains("sent more than the 5 bytes"), "{long}");
+        let wrong = fail(b"jello");
+        assert!(
+            wrong.contains("the registry sent bytes with digest sha256:"),
+            "{wrong}"
+        );
+        assert!(wrong.starts_with("pulling 127.0.0.1:"), "{wrong}");
+    }
+}
