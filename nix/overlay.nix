@@ -42,8 +42,11 @@ in
 {
   stowage = final.callPackage ./package.nix { };
 
-  # nixpkgs' dockerTools keeps what stowage does not provide yet (pullImage, the nix-shell
-  # images, the example images, …); the functions and helpers stowage has replace
-  # nixpkgs' of the same name.
-  dockerTools = prev.dockerTools // stowageLib;
+  # nixpkgs' dockerTools keeps what stowage does not provide (the example images, the VM
+  # machinery, …; README.md lists them); the functions and helpers stowage has replace
+  # nixpkgs' of the same name, except pullImage: stowage's writes other bytes than skopeo, so every
+  # `hash` pinned for nixpkgs' would fail. It is there as stowagePullImage instead.
+  dockerTools = prev.dockerTools // builtins.removeAttrs stowageLib [ "pullImage" ] // {
+    stowagePullImage = stowageLib.pullImage;
+  };
 }

@@ -28,6 +28,10 @@ pub enum Error {
     #[error("image to merge {}: {message}", archive.display())]
     MergeInput { archive: PathBuf, message: String },
 
+    /// Pulling from a registry failed, or the registry sent something we refuse.
+    #[error("pulling {image}: {message}")]
+    Registry { image: String, message: String },
+
     /// A bug in stowage: an invariant did not hold.
     #[error("internal error: {0}; please report this as a bug of stowage")]
     Internal(String),

@@ -17,6 +17,7 @@ pub mod graph;
 mod image;
 mod input;
 pub mod layering;
+mod registry;
 mod sys;
 mod tar;
 

@@ -10,6 +10,8 @@ use crate::image::blob::blob_of;
 use crate::image::repo_tag::RepoTag;
 use crate::image::rootfs::{self, unpack::unpack};
 use crate::image::timestamp::Timestamp;
+use crate::registry::manifest::{self, Manifest, Platform};
+use crate::registry::reference::Reference;
 use crate::tar::digest::Sha256Digest;
 use proptest::prelude::*;
 use std::path::Path;
@@ -83,6 +85,26 @@ proptest! {
             prop_assert_eq!(RepoTag::parse(&tag.to_string()), Ok(tag));
         }
         let _ = Timestamp::parse(&text);
+    }
+
+    /// What a user or a registry sends for a pull: references, and manifests or indexes
+    /// mangled byte by byte; each is parsed and an index resolved, or refused.
+    #[test]
+    fn references_and_manifests_never_panic(
+        text in ".{0,300}",
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+    ) {
+        let _ = Reference::parse(&text);
+        let _ = manifest::parse(text.as_bytes(), None);
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"m","digest":"{digest}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}],"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{digest}","size":1}},"layers":[]}}"#
+        );
+        let bytes = mangle(index.into_bytes(), &flips);
+        if let Ok(Manifest::Index(entries)) = manifest::parse(&bytes, None) {
+            let wanted = Platform { os: "linux".into(), architecture: "amd64".into(), variant: None };
+            let _ = manifest::select(&entries, &wanted);
+        }
     }
 
     #[test]

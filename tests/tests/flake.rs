@@ -280,7 +280,7 @@ fn the_overlay_keeps_nixpkgs_docker_tools() {
             "--apply",
             "tools: { kept = tools.pullImage { }; ours = builtins.all (f: builtins.hasAttr f tools) \
              [ \"buildLayeredImage\" \"streamLayeredImage\" \"buildImage\" \"buildImageWithNixDb\" \
-             \"exportImage\" \"mergeImages\" ]; }",
+             \"exportImage\" \"mergeImages\" \"stowagePullImage\" ]; }",
         ],
     ));
     let value: Value = serde_json::from_str(&out).expect("nix eval --json prints JSON");

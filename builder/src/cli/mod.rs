@@ -2,7 +2,7 @@
 //! [`crate::commands`]. The only place that knows clap.
 
 use crate::commands::layers::{self, Format, LayersRequest};
-use crate::commands::{export, image, merge, nix};
+use crate::commands::{export, image, merge, nix, pull};
 use crate::error::{Error, Result};
 use crate::image::base::select::ImageChoice;
 use crate::layering::AlgorithmName;
@@ -92,6 +92,11 @@ pub enum Command {
     },
     /// Show how a closure's store paths would be layered, and why, without building.
     Layers(LayersArgs),
+    /// Resolve an image in a registry and print the pullImage call that pins it (its
+    /// digest and the hash of the archive pullImage makes), as nix-prefetch-docker does.
+    ///
+    /// The image is pulled once to hash the archive; nothing is written.
+    Prefetch(PrefetchArgs),
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
     #[command(subcommand)]
     Nix(NixArgs),
@@ -127,6 +132,32 @@ pub struct LayersArgs {
     pub explain: bool,
 }
 
+/// `stowage prefetch`.
+#[derive(Debug, Clone, Args)]
+pub struct PrefetchArgs {
+    /// The image: [REGISTRY/]REPOSITORY[:TAG|@DIGEST] (Docker Hub when no registry).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The OS of the image to pick from a multi-platform image.
+    #[arg(long, default_value = "linux")]
+    pub os: String,
+    /// The architecture (GOARCH: amd64, arm64, …) to pick [default: this machine's]
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// The architecture variant to pick (v7 for 32-bit ARM, …).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Allow plain HTTP and unverified certificates (pullImage's tlsVerify = false).
+    #[arg(long)]
+    pub registry_insecure: bool,
+    /// The name the archive gives the image [default: the image's]
+    #[arg(long)]
+    pub final_image_name: Option<String>,
+    /// The tag the archive gives the image [default: the image's tag, or latest]
+    #[arg(long)]
+    pub final_image_tag: Option<String>,
+}
+
 /// `stowage nix …`: one builder per kind of derivation of the Nix library.
 #[derive(Debug, Subcommand)]
 pub enum NixArgs {
@@ -151,6 +182,9 @@ pub enum NixArgs {
     ExportImage,
     /// Write the archives `images` merged into one to $out, compressed as the last one.
     MergeImages,
+    /// Pull `imageName@imageDigest` for `os`/`arch` from its registry into $out as a
+    /// docker-archive tagged `finalImageName:finalImageTag` (pullImage).
+    PullImage,
 }
 
 /// Parses `--compress`: one of [`Compression::NAMES`].
@@ -185,6 +219,21 @@ pub fn run(cli: Cli) -> Result<()> {
             out.write_all(report.as_bytes())
                 .map_err(|e| Error::write("stdout", e))
         }
+        Command::Prefetch(args) => {
+            let args = pull::PullArgs {
+                image: &args.image,
+                os: &args.os,
+                arch: args.arch.as_deref(),
+                variant: args.variant.as_deref(),
+                tls_verify: !args.registry_insecure,
+                final_name: args.final_image_name.as_deref(),
+                final_tag: args.final_image_tag.as_deref(),
+            };
+            let expression = pull::prefetch(&pull::PullRequest::new(&args)?, &args)?;
+            stdout_file()?
+                .write_all(expression.as_bytes())
+                .map_err(|e| Error::write("stdout", e))
+        }
         Command::Nix(command) => nix::run(match command {
             NixArgs::WriteJson => nix::NixCommand::WriteJson,
             NixArgs::WriteTree => nix::NixCommand::WriteTree,
@@ -194,6 +243,7 @@ pub fn run(cli: Cli) -> Result<()> {
             NixArgs::BuildImage => nix::NixCommand::BuildImage,
             NixArgs::ExportImage => nix::NixCommand::ExportImage,
             NixArgs::MergeImages => nix::NixCommand::MergeImages,
+            NixArgs::PullImage => nix::NixCommand::PullImage,
         }),
     }
 }

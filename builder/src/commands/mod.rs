@@ -8,4 +8,5 @@ pub mod image;
 pub mod layers;
 pub mod merge;
 pub mod nix;
+pub mod pull;
 pub mod write_tree;

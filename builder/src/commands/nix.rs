@@ -2,10 +2,10 @@
 //! reads the derivation's `.attrs.json` (`__structuredAttrs = true`, schemas in
 //! [`crate::conf::attrs`]) and writes `outputs.out`; no shell is involved.
 
-use crate::commands::{build_image, export, image, layers, merge, write_tree};
+use crate::commands::{build_image, export, image, layers, merge, pull, write_tree};
 use crate::conf::attrs::{
     attrs_file, read_attrs, ArchiveAttrs, CustomisationAttrs, ExportImageAttrs, MergeImagesAttrs,
-    StreamScriptAttrs, WriteJsonAttrs,
+    PullImageAttrs, StreamScriptAttrs, WriteJsonAttrs,
 };
 use crate::customisation::perms::PermRule;
 use crate::customisation::{CustomisationSpec, Merge};
@@ -30,6 +30,7 @@ pub enum NixCommand {
     BuildImage,
     ExportImage,
     MergeImages,
+    PullImage,
 }
 
 /// Runs one Nix builder command.
@@ -68,6 +69,20 @@ pub fn run(command: NixCommand) -> Result<()> {
         NixCommand::MergeImages => {
             let attrs: MergeImagesAttrs = read_attrs(&attrs_file)?;
             merge::merge(&attrs.images, &attrs.outputs.out, None)
+        }
+        NixCommand::PullImage => {
+            let attrs: PullImageAttrs = read_attrs(&attrs_file)?;
+            let image = format!("{}@{}", attrs.image_name, attrs.image_digest);
+            let request = pull::PullRequest::new(&pull::PullArgs {
+                image: &image,
+                os: &attrs.os,
+                arch: Some(&attrs.arch),
+                variant: attrs.variant.as_deref(),
+                tls_verify: attrs.tls_verify,
+                final_name: Some(&attrs.final_image_name),
+                final_tag: Some(&attrs.final_image_tag),
+            })?;
+            pull::pull(&request, &attrs.outputs.out)
         }
     }
 }

@@ -93,6 +93,24 @@ pub struct MergeImagesAttrs {
     pub images: Vec<PathBuf>,
 }
 
+/// `stowage nix pull-image`: pullImage's fixed-output derivation.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullImageAttrs {
+    pub outputs: Outputs,
+    /// `[REGISTRY/]REPOSITORY`, without tag or digest.
+    pub image_name: String,
+    /// `sha256:<hex>`: the manifest (or index) to pull.
+    pub image_digest: String,
+    pub os: String,
+    pub arch: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+    pub tls_verify: bool,
+    pub final_image_name: String,
+    pub final_image_tag: String,
+}
+
 /// `stowage nix customisation-layer`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -4,6 +4,7 @@
 //! names, to check an `architecture` that a conf gives.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 /// The platform table, as compiled in.
@@ -14,16 +15,35 @@ const TABLE: &str = include_str!("../../../nix/lib/platforms.json");
 #[serde(rename_all = "camelCase")]
 struct Table {
     known_architectures: Vec<String>,
+    cpus: BTreeMap<String, Cpu>,
+}
+
+/// A row of `cpus`: the GOARCH and variant of a Nix system's CPU part.
+#[derive(Deserialize)]
+pub struct Cpu {
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+fn table() -> &'static Table {
+    static TABLE_PARSED: OnceLock<Table> = OnceLock::new();
+    TABLE_PARSED.get_or_init(|| {
+        serde_json::from_str::<Table>(TABLE)
+            .expect("nix/lib/platforms.json is valid (a unit test reads it)")
+    })
 }
 
 /// Every `GOARCH` Go has a port for, in the table's order.
 pub fn known_architectures() -> &'static [String] {
-    static KNOWN: OnceLock<Vec<String>> = OnceLock::new();
-    KNOWN.get_or_init(|| {
-        serde_json::from_str::<Table>(TABLE)
-            .expect("nix/lib/platforms.json is valid (a unit test reads it)")
-            .known_architectures
-    })
+    &table().known_architectures
+}
+
+/// The GOARCH of the machine stowage runs on, from the CPU it was compiled for (Rust
+/// names it as Nix does for the 64-bit CPUs); `None` where the name is ambiguous
+/// (Rust's `arm` is any 32-bit ARM), so the caller has to be told.
+pub fn host_cpu() -> Option<&'static Cpu> {
+    table().cpus.get(std::env::consts::ARCH)
 }
 
 /// Checks that `goarch` is an architecture Docker can match a host against. Catches the
@@ -54,5 +74,7 @@ mod tests {
         }
         assert!(check_architecture("amd64").is_ok());
         assert!(check_architecture("x86_64").is_err());
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(host_cpu().map(|c| c.architecture.as_str()), Some("amd64"));
     }
 }
