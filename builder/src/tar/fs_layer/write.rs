@@ -73,6 +73,8 @@ struct Filler<'a> {
 }
 
 impl<'a> Filler<'a> {
+    /// A filler of `layer`'s blocks, sending them to `full` and taking buffers back from
+    /// `spare`.
     fn new(layer: &'a FsLayer, full: SyncSender<Result<Block>>, spare: Receiver<Vec<u8>>) -> Self {
         Filler {
             layer,
