@@ -44,3 +44,22 @@ pub(crate) fn widen_pipe(file: &std::fs::File, bytes: usize) {
     // SAFETY: fcntl on a descriptor we own; failure changes nothing and is ignored.
     unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
 }
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: a child's metadata looked up from its open
+/// directory, which spares the kernel walking the whole path again for every file.
+pub(crate) fn lstat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
+    use std::os::fd::AsRawFd;
+    let name = c_string(name)?;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` is written by the kernel before it is read, which the result checks.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat succeeded, so it filled `stat`.
+    Ok(unsafe { stat.assume_init() })
+}

@@ -17,16 +17,17 @@ mod write;
 
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
+use crate::sys;
 use crate::tar::{self, Header, Kind, Owner};
 use order::{archive_order, Child, Step};
 use rayon::prelude::*;
 use record::Record;
 use std::ffi::OsStr;
 use std::fmt;
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -237,6 +238,7 @@ impl FsLayer {
 
     /// The members of `steps` (of the directory `dir`) and everything below them.
     fn tally(&self, dir: &Path, steps: Vec<Step>) -> Result<Tally> {
+        let fd = open_dir(dir)?;
         steps
             .into_par_iter()
             .map(|step| {
@@ -244,7 +246,7 @@ impl FsLayer {
                 let mut tally = Tally::default();
                 if step.below {
                     tally = self.tally(&path, self.steps_below(&path)?)?;
-                } else if let Some(entry) = self.member(&path)? {
+                } else if let Some(entry) = self.member(&fd, &path, step.name())? {
                     self.add(&mut tally, &entry);
                 }
                 Ok(tally)
@@ -275,11 +277,12 @@ impl FsLayer {
         steps: Vec<Step>,
         visit: &mut dyn FnMut(Entry, &Path) -> Result<()>,
     ) -> Result<()> {
+        let fd = open_dir(dir)?;
         for step in steps {
             let path = dir.join(step.name());
             if step.below {
                 self.visit_steps(&path, self.steps_below(&path)?, visit)?;
-            } else if let Some(entry) = self.member(&path)? {
+            } else if let Some(entry) = self.member(&fd, &path, step.name())? {
                 visit(entry, &path)?;
             }
         }
@@ -312,11 +315,11 @@ impl FsLayer {
         Ok(archive_order(children))
     }
 
-    /// The member for the file, directory or symlink at `path`, as adjusted; `None` if
-    /// the adjustment leaves it out.
-    fn member(&self, path: &Path) -> Result<Option<Entry>> {
-        let meta = fs::symlink_metadata(path).map_err(|e| gone_or_read(path, e))?;
-        let mut entry = entry_for(&self.root, path, &meta)?;
+    /// The member for the file, directory or symlink at `path`, which is `name` in the
+    /// open directory `dir`, as adjusted; `None` if the adjustment leaves it out.
+    fn member(&self, dir: &OwnedFd, path: &Path, name: &OsStr) -> Result<Option<Entry>> {
+        let stat = sys::lstat_at(dir, name).map_err(|e| gone_or_read(path, e))?;
+        let mut entry = entry_for(&self.root, path, &stat)?;
         let keep = self
             .adjust
             .as_ref()
@@ -405,36 +408,40 @@ fn gone_or_read(path: &Path, error: io::Error) -> Error {
     }
 }
 
-/// The layer entry for one filesystem object.
-fn entry_for(root: &Path, path: &Path, meta: &Metadata) -> Result<Entry> {
-    let file_type = meta.file_type();
-    let (kind, size) = if file_type.is_file() {
-        (Kind::File, meta.len())
-    } else if file_type.is_dir() {
-        (Kind::Directory, 0)
-    } else if file_type.is_symlink() {
-        let target = fs::read_link(path).map_err(|e| gone_or_read(path, e))?;
-        (Kind::Symlink(target.into_os_string().into_vec()), 0)
-    } else {
-        let what = if file_type.is_socket() {
-            "a socket"
-        } else if file_type.is_fifo() {
-            "a named pipe"
-        } else {
-            "a device node"
-        };
-        return Err(Error::input(
-            path,
-            format!("is {what}; a layer can only hold files, directories and symlinks"),
-        ));
+/// The directory `dir`, opened for looking up its children.
+fn open_dir(dir: &Path) -> Result<OwnedFd> {
+    sys::open_at(libc::AT_FDCWD, dir.as_os_str(), libc::O_DIRECTORY, 0)
+        .map_err(|e| gone_or_read(dir, e))
+}
+
+/// The layer entry for one filesystem object, described by `stat`.
+fn entry_for(root: &Path, path: &Path, stat: &libc::stat) -> Result<Entry> {
+    let (kind, size) = match stat.st_mode & libc::S_IFMT {
+        libc::S_IFREG => (Kind::File, u64::try_from(stat.st_size).unwrap_or(0)),
+        libc::S_IFDIR => (Kind::Directory, 0),
+        libc::S_IFLNK => {
+            let target = fs::read_link(path).map_err(|e| gone_or_read(path, e))?;
+            (Kind::Symlink(target.into_os_string().into_vec()), 0)
+        }
+        other => {
+            let what = match other {
+                libc::S_IFSOCK => "a socket",
+                libc::S_IFIFO => "a named pipe",
+                _ => "a device node",
+            };
+            return Err(Error::input(
+                path,
+                format!("is {what}; a layer can only hold files, directories and symlinks"),
+            ));
+        }
     };
     Ok(Entry {
         name: relative_name(root, path),
         kind,
-        mode: meta.mode() & 0o7777,
+        mode: stat.st_mode & 0o7777,
         size,
         owner: None,
-        identity: (meta.dev(), meta.ino()),
+        identity: (stat.st_dev, stat.st_ino),
     })
 }
 
