@@ -33,3 +33,33 @@ pub(crate) fn open_at(
     // SAFETY: `fd` was just opened and belongs to nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// Asks for a pipe buffer of `bytes` on `file` if it is a pipe. A larger buffer means
+/// fewer wake-ups of the writer and the reader per megabyte (the default is 64 KiB).
+/// Anything but a pipe, or a size over `/proc/sys/fs/pipe-max-size`, is left as it is:
+/// this only changes how fast the bytes go.
+pub(crate) fn widen_pipe(file: &std::fs::File, bytes: usize) {
+    use std::os::fd::AsRawFd;
+    let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: fcntl on a descriptor we own; failure changes nothing and is ignored.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: a child's metadata looked up from its open
+/// directory, which spares the kernel walking the whole path again for every file.
+pub(crate) fn lstat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<libc::stat> {
+    use std::os::fd::AsRawFd;
+    let name = c_string(name)?;
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `stat` is written by the kernel before it is read, which the result checks.
+    check(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            stat.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat succeeded, so it filled `stat`.
+    Ok(unsafe { stat.assume_init() })
+}

@@ -59,7 +59,7 @@ pub fn build_image(
     };
     let tree_part = root_tree(&attrs, base.as_ref(), store_dir, work, &spec.owner)?;
     let store_part = store_part(attrs_file, &attrs, store_dir, &in_base, spec.owner.mtime)?;
-    let layer = new_layer(tree_part, store_part);
+    let layer = new_layer(tree_part, store_part)?;
     let plan = ImagePlan::new(spec, base, vec![layer]);
     archive::write_file(&plan, &attrs.outputs.out, attrs.compressor)
 }
@@ -213,11 +213,11 @@ fn store_part(
 
 /// The one new layer: the root tree, then the store paths. A directory both have (`nix`
 /// when includeNixDB wrote `nix/var`) is written once, as the store part has it.
-fn new_layer(mut tree: FsLayer, store: FsLayer) -> Layer {
-    let in_store: BTreeSet<&[u8]> = store.entries.iter().map(|e| e.name.as_slice()).collect();
-    tree.drop_members(|name| in_store.contains(name));
-    Layer {
+fn new_layer(mut tree: FsLayer, store: FsLayer) -> Result<Layer> {
+    let in_store = store.clone();
+    tree.drop_members(move |name| in_store.has_member(name))?;
+    Ok(Layer {
         source: LayerSource::Files(vec![tree, store]),
         comment: Some("buildImage: copyToRoot, extraCommands and their store paths".into()),
-    }
+    })
 }

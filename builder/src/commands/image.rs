@@ -10,7 +10,9 @@ use crate::image::base::select::ImageChoice;
 use crate::image::base::BaseImage;
 use crate::image::plan::{self, ImagePlan, StoreLayers};
 use crate::layering::{self, FixedLayers, Plan};
+use crate::sys;
 use crate::tar::compression::Compression;
+use crate::tar::copy::COPY_BUFFER;
 use std::fs::File;
 use std::path::Path;
 
@@ -79,6 +81,7 @@ pub fn plan_from_conf(file: &Path, repo_tag: Option<&str>) -> Result<ImagePlan> 
 
 /// `stowage stream`: the archive to `out` (stdout), uncompressed.
 pub fn stream(conf: &Path, repo_tag: Option<&str>, out: &mut File) -> Result<()> {
+    sys::widen_pipe(out, COPY_BUFFER);
     archive::stream(&plan_from_conf(conf, repo_tag)?, out, "stdout")
 }
 

@@ -384,15 +384,19 @@ fn shell_command(
 /// Plans the layer of a prepared tree: every member owned by `base` unless the journal
 /// or `perms` say otherwise.
 pub fn tree_layer(spec: &CustomisationSpec, tree: &Tree, base: Owner) -> Result<FsLayer> {
-    FsLayer::from_tree(&tree.root, base.clone(), |entry: &mut Entry| {
+    // The layer keeps its own copies: it adjusts members again when it is written.
+    let owners = tree.owners.clone();
+    let perms = spec.perms.clone();
+    let layer_owner = base.clone();
+    FsLayer::from_tree(&tree.root, layer_owner, move |entry: &mut Entry| {
         let name = Path::new(std::ffi::OsStr::from_bytes(&entry.name)).to_owned();
-        if let Some(change) = tree.owners.get(&name) {
+        if let Some(change) = owners.get(&name) {
             entry.override_owner(&base, |owner| {
                 owner.uid = change.uid.unwrap_or(owner.uid);
                 owner.gid = change.gid.unwrap_or(owner.gid);
             });
         }
-        for rule in &spec.perms {
+        for rule in &perms {
             rule.apply(&name, entry, &base);
         }
     })

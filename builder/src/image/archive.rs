@@ -13,7 +13,6 @@ use crate::image::config::{image_config, manifest};
 use crate::image::output_file::OutputFile;
 use crate::image::plan::ImagePlan;
 use crate::tar::compression::Compression;
-use crate::tar::copy::COPY_BUFFER;
 use crate::tar::digest::Sha256Digest;
 use crate::tar::parallel_gzip::ParallelGzip;
 use crate::tar::{self, Header, Kind, Owner};
@@ -24,6 +23,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+/// The buffer of the writers below, which batches the small writes (outer headers,
+/// padding). It is smaller than the blocks a layer of files comes in and the chunks blobs
+/// are copied in, so those go straight through instead of being copied once more.
+const SMALL_WRITES: usize = 64 << 10;
+
 /// The name of layer `index` inside the archive.
 pub fn layer_member(index: usize) -> String {
     format!("layers/{index:03}.tar")
@@ -31,7 +35,7 @@ pub fn layer_member(index: usize) -> String {
 
 /// Writes the whole archive to `out` in order. `target` names `out` in errors.
 pub fn stream(plan: &ImagePlan, out: &mut impl Write, target: &str) -> Result<()> {
-    let mut out = BufWriter::with_capacity(COPY_BUFFER, out);
+    let mut out = BufWriter::with_capacity(SMALL_WRITES, out);
     let mut diff_ids = Vec::with_capacity(plan.layers.len());
     for (index, layer) in plan.layers.iter().enumerate() {
         out.write_all(&member_header(plan, &layer_member(index), layer.size()))
@@ -143,7 +147,7 @@ fn write_layer_at(
     let header = member_header(plan, &layer_member(index), layer.size());
     file.write_all_at(&header, offset - header.len() as u64)
         .map_err(|e| Error::write(target, e))?;
-    let mut out = BufWriter::with_capacity(COPY_BUFFER, OffsetWriter { file, offset });
+    let mut out = BufWriter::with_capacity(SMALL_WRITES, OffsetWriter { file, offset });
     let digest = layer.write_to(&mut out, target)?;
     out.write_all(tar::padding(layer.size()))
         .map_err(|e| Error::write(target, e))?;
