@@ -44,9 +44,10 @@ in
 
   # nixpkgs' dockerTools keeps what stowage does not provide (the example images, the VM
   # machinery, …; README.md lists them); the functions and helpers stowage has replace
-  # nixpkgs' of the same name, except pullImage: stowage's writes other bytes than skopeo, so every
-  # `hash` pinned for nixpkgs' would fail. It is there as stowagePullImage instead.
-  dockerTools = prev.dockerTools // builtins.removeAttrs stowageLib [ "pullImage" ] // {
-    stowagePullImage = stowageLib.pullImage;
+  # nixpkgs' of the same name. pullImage too: stowage's writes other bytes than skopeo,
+  # so a `hash` pinned for nixpkgs' fails (Nix prints the new one); nixpkgs' stays as
+  # skopeoPullImage for pins that cannot move yet.
+  dockerTools = prev.dockerTools // stowageLib // {
+    skopeoPullImage = prev.dockerTools.pullImage;
   };
 }

@@ -278,9 +278,9 @@ fn the_overlay_keeps_nixpkgs_docker_tools() {
             &format!("{}#lib.x86_64-linux", fixture.flake),
             "--json",
             "--apply",
-            "tools: { kept = tools.pullImage { }; ours = builtins.all (f: builtins.hasAttr f tools) \
+            "tools: { kept = tools.skopeoPullImage { }; ours = builtins.all (f: builtins.hasAttr f tools) \
              [ \"buildLayeredImage\" \"streamLayeredImage\" \"buildImage\" \"buildImageWithNixDb\" \
-             \"exportImage\" \"mergeImages\" \"stowagePullImage\" ]; }",
+             \"exportImage\" \"mergeImages\" \"pullImage\" ]; }",
         ],
     ));
     let value: Value = serde_json::from_str(&out).expect("nix eval --json prints JSON");

@@ -42,7 +42,6 @@ const LEFT_TO_NIXPKGS: &[&str] = &[
     "mergeDrvs",
     "mkPureLayer",
     "mkRootLayer",
-    "pullImage",
     "runWithOverlay",
     "shellScript",
     "tarsum",
