@@ -18,7 +18,12 @@ fn the_vm_test_script_passes_against_this_machines_engines() {
     assert!(out.ends_with("all subtests passed\n"), "{out}");
 }
 
-/// Every function and helper stowage serves has a subtest in the VM test.
+/// The functions the VM test leaves to other suites: pullImage needs a registry and a
+/// hash pinned against it, which a VM test without network cannot have; tests/tests/pull.rs
+/// pulls from a registry it starts on 127.0.0.1.
+const NOT_IN_THE_VM: [&str; 1] = ["pullImage"];
+
+/// Every other function and helper stowage serves has a subtest in the VM test.
 #[test]
 fn the_vm_test_covers_every_function() {
     let script = std::fs::read_to_string(repo_file("tests/vm/docker-tools.nix"))
@@ -37,7 +42,10 @@ fn the_vm_test_covers_every_function() {
     );
     let names: Vec<String> = serde_json::from_str(&names).expect("a JSON list");
     let titles: Vec<&str> = script.lines().filter(|l| l.contains("subtest(")).collect();
-    for name in names {
+    for name in names
+        .into_iter()
+        .filter(|n| !NOT_IN_THE_VM.contains(&n.as_str()))
+    {
         let named = |title: &&str| {
             title
                 .split(|c: char| !c.is_ascii_alphanumeric())
