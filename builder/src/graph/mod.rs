@@ -11,7 +11,7 @@ pub mod store_path;
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// One entry of a JSON graph. Fields other than these (closureSize, deriver, …) are ignored.
@@ -49,63 +49,58 @@ pub struct Node {
 /// A closed, acyclic reference graph of store paths.
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Sorted by path, which [`Graph::index_of`] searches.
     nodes: Vec<Node>,
-    index: HashMap<PathBuf, usize>,
 }
 
 impl Graph {
     /// Builds a graph from entries, merging repeated paths (several graphs of one
     /// derivation list shared paths once each). `source` names the input in errors.
+    ///
+    /// Paths are compared as [`Path`]s (component by component), so two spellings of one
+    /// path are one node, spelt as its first entry spells it.
     pub fn from_entries(
         entries: Vec<GraphEntry>,
         store_dir: &Path,
         source: &Path,
     ) -> Result<Graph> {
         let bad = |message: String| Error::conf(source, message);
-        type Merged = (BTreeSet<PathBuf>, Option<u64>, Option<String>);
-        let mut merged: BTreeMap<PathBuf, Merged> = BTreeMap::new();
-        for entry in entries {
-            let slot = merged.entry(entry.path).or_default();
-            slot.0.extend(entry.references);
-            slot.1 = slot.1.or(entry.nar_size);
-            slot.2 = slot.2.take().or(entry.nar_hash);
-        }
-        let index: HashMap<PathBuf, usize> = merged
-            .keys()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), i))
+        let order = sorted_order(&entries);
+        let groups: Vec<&[usize]> = order
+            .chunk_by(|&a, &b| entries[a].path == entries[b].path)
             .collect();
-        let mut nodes = Vec::with_capacity(merged.len());
-        for (path, (references, nar_size, nar_hash)) in &merged {
+        let index: HashMap<&Path, usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, group)| (entries[group[0]].path.as_path(), i))
+            .collect();
+        let mut nodes = Vec::with_capacity(groups.len());
+        // In path order, so the error reported is the first path's, as ever.
+        for (i, group) in groups.iter().enumerate() {
+            let path = &entries[group[0]].path;
             let store_path = StorePath::parse(path, store_dir)
                 .map_err(|m| bad(format!("{}: {m}", path.display())))?;
-            let mut refs = Vec::with_capacity(references.len());
-            for reference in references.iter().filter(|r| *r != path) {
-                let &i = index.get(reference).ok_or_else(|| {
-                    bad(format!(
-                        "{} refers to {}, which is not in the graph; pass the whole closure (exportReferencesGraph does)",
-                        path.display(),
-                        reference.display()
-                    ))
-                })?;
-                refs.push(i);
-            }
-            refs.sort_unstable();
+            let mut references = resolve_references(&entries, group, &index).map_err(|missing| {
+                bad(format!(
+                    "{} refers to {}, which is not in the graph; pass the whole closure (exportReferencesGraph does)",
+                    path.display(),
+                    missing.display()
+                ))
+            })?;
+            let refers_to_self = references.contains(&i);
+            references.retain(|&r| r != i);
+            let group_entries = || group.iter().map(|&e| &entries[e]);
             nodes.push(Node {
                 path: store_path,
-                references: refs,
+                references,
                 referrers: Vec::new(),
-                refers_to_self: references.contains(path),
-                nar_size: nar_size.unwrap_or(0),
-                nar_hash: nar_hash.clone(),
+                refers_to_self,
+                nar_size: group_entries().find_map(|e| e.nar_size).unwrap_or(0),
+                nar_hash: group_entries().find_map(|e| e.nar_hash.clone()),
             });
         }
-        for i in 0..nodes.len() {
-            for r in nodes[i].references.clone() {
-                nodes[r].referrers.push(i);
-            }
-        }
-        let graph = Graph { nodes, index };
+        fill_referrers(&mut nodes);
+        let graph = Graph { nodes };
         graph.check_acyclic().map_err(bad)?;
         Ok(graph)
     }
@@ -133,7 +128,9 @@ impl Graph {
 
     /// The node of `path`, if it is in the graph.
     pub fn index_of(&self, path: &Path) -> Option<usize> {
-        self.index.get(path).copied()
+        self.nodes
+            .binary_search_by(|n| n.path.as_path().cmp(path))
+            .ok()
     }
 
     /// `roots` and everything they refer to, directly or not.
@@ -201,6 +198,60 @@ impl Graph {
             "the references form a cycle through {}; store paths cannot refer to each other in a cycle",
             on_cycle.unwrap_or_default()
         ))
+    }
+}
+
+/// The entries' indices sorted by path, then input order: equal paths end up together,
+/// led by the first entry, which gives the node its spelling.
+fn sorted_order(entries: &[GraphEntry]) -> Vec<usize> {
+    // Sorting indices rather than filling a map keyed by path: no tree node and no path
+    // copy per entry, and the same order and merging.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_unstable_by(|&a, &b| entries[a].path.cmp(&entries[b].path).then(a.cmp(&b)));
+    order
+}
+
+/// The nodes the entries of `group` refer to, sorted and without repeats; or, when some
+/// are not in the graph, the first of those in path order (spelt as first given).
+fn resolve_references<'a>(
+    entries: &'a [GraphEntry],
+    group: &[usize],
+    index: &HashMap<&Path, usize>,
+) -> Result<Vec<usize>, &'a PathBuf> {
+    let references = || group.iter().flat_map(|&e| &entries[e].references);
+    let mut resolved = Vec::with_capacity(group.iter().map(|&e| entries[e].references.len()).sum());
+    for reference in references() {
+        match index.get(reference.as_path()) {
+            Some(&i) => resolved.push(i),
+            None => {
+                let missing = references().filter(|r| !index.contains_key(r.as_path()));
+                // `min` keeps the first of equal paths.
+                return Err(missing.min().unwrap_or(reference));
+            }
+        }
+    }
+    resolved.sort_unstable();
+    resolved.dedup();
+    Ok(resolved)
+}
+
+/// Fills each node's `referrers` from the others' `references`, sorted since nodes are
+/// visited in order, and sized exactly.
+fn fill_referrers(nodes: &mut [Node]) {
+    let mut counts = vec![0usize; nodes.len()];
+    for node in nodes.iter() {
+        for &r in &node.references {
+            counts[r] += 1;
+        }
+    }
+    for (node, count) in nodes.iter_mut().zip(counts) {
+        node.referrers = Vec::with_capacity(count);
+    }
+    for i in 0..nodes.len() {
+        for k in 0..nodes[i].references.len() {
+            let r = nodes[i].references[k];
+            nodes[r].referrers.push(i);
+        }
     }
 }
 
