@@ -65,7 +65,7 @@ impl Graph {
         source: &Path,
     ) -> Result<Graph> {
         let bad = |message: String| Error::conf(source, message);
-        let order = sorted_order(&entries);
+        let order = sorted_order(&entries, store_dir);
         let groups: Vec<&[usize]> = order
             .chunk_by(|&a, &b| entries[a].path == entries[b].path)
             .collect();
@@ -203,12 +203,46 @@ impl Graph {
 
 /// The entries' indices sorted by path, then input order: equal paths end up together,
 /// led by the first entry, which gives the node its spelling.
-fn sorted_order(entries: &[GraphEntry]) -> Vec<usize> {
-    // Sorting indices rather than filling a map keyed by path: no tree node and no path
-    // copy per entry, and the same order and merging.
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_unstable_by(|&a, &b| entries[a].path.cmp(&entries[b].path).then(a.cmp(&b)));
-    order
+fn sorted_order(entries: &[GraphEntry], store_dir: &Path) -> Vec<usize> {
+    let bases: Option<Vec<&[u8]>> = entries
+        .iter()
+        .map(|e| base_name(&e.path, store_dir))
+        .collect();
+    let Some(bases) = bases else {
+        // Some path is not plainly in the store (an error to come, or an odd spelling):
+        // compare them as paths.
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_unstable_by(|&a, &b| entries[a].path.cmp(&entries[b].path).then(a.cmp(&b)));
+        return order;
+    };
+    // Paths `<store_dir>/<base>` compare as their bases' bytes do. Comparing the bases'
+    // first 16 bytes, packed beside each index, settles nearly every comparison without
+    // reading the paths, which lie all over memory: that reading was most of the time.
+    let prefix = |base: &[u8]| {
+        let mut bytes = [0u8; 16];
+        let n = base.len().min(16);
+        bytes[..n].copy_from_slice(&base[..n]);
+        u128::from_be_bytes(bytes)
+    };
+    let mut keyed: Vec<(u128, usize)> = bases.iter().map(|&b| prefix(b)).zip(0..).collect();
+    keyed.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        pa.cmp(&pb)
+            .then_with(|| bases[a].cmp(bases[b]))
+            .then(a.cmp(&b))
+    });
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The base name of `path` if it is spelt `<store_dir>/<base>` with `base` a single
+/// component: then its components are the store's and `base`, whatever `base` is.
+fn base_name<'a>(path: &'a Path, store_dir: &Path) -> Option<&'a [u8]> {
+    let base = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(store_dir.as_os_str().as_encoded_bytes())?
+        .strip_prefix(b"/")?;
+    let single = !base.is_empty() && base != b"." && base != b".." && !base.contains(&b'/');
+    single.then_some(base)
 }
 
 /// The nodes the entries of `group` refer to, sorted and without repeats; or, when some
@@ -323,6 +357,26 @@ mod tests {
         let ic = g.index_of(&c).unwrap();
         assert_eq!(g.referrer_closure([ic]).len(), 4);
         assert!(g.nodes()[ia].references.iter().all(|&r| r != ia));
+    }
+
+    #[test]
+    fn spellings_of_one_path_are_one_node_spelt_as_first_given() {
+        let (a, b) = (sp('a', "app"), sp('b', "lib"));
+        let odd_b = PathBuf::from(format!("{STORE}//{}", b.file_name().unwrap().display()));
+        // Plain spellings only (sorted by bytes), then an odd one (sorted as paths).
+        for (first_b, other_b) in [(&b, &b), (&odd_b, &b)] {
+            let g = graph(vec![
+                entry(&a, &[other_b], 1),
+                entry(first_b, &[], 2),
+                entry(&b, &[&odd_b], 3),
+            ])
+            .unwrap();
+            assert_eq!(g.nodes().len(), 2);
+            assert_eq!(g.nodes()[1].path.as_path(), first_b.as_path());
+            assert_eq!(g.nodes()[0].references, [1]);
+            assert!(g.nodes()[1].refers_to_self);
+            assert_eq!(g.nodes()[1].nar_size, 2);
+        }
     }
 
     #[test]
