@@ -284,7 +284,7 @@ fn targets() {
     let cases: Vec<(&str, usize, &str, bool)> = names
         .iter()
         .map(|&name| ("random", 100_000, name, true))
-        // At 1M paths building the graph alone takes minutes here: the built-ins only.
+        // At 1M paths building the graph takes tens of seconds here: the built-ins only.
         .chain(
             names[..3]
                 .iter()
