@@ -11,7 +11,7 @@ pub mod store_path;
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// One entry of a JSON graph. Fields other than these (closureSize, deriver, …) are ignored.
@@ -49,63 +49,58 @@ pub struct Node {
 /// A closed, acyclic reference graph of store paths.
 #[derive(Debug, Clone)]
 pub struct Graph {
+    /// Sorted by path, which [`Graph::index_of`] searches.
     nodes: Vec<Node>,
-    index: HashMap<PathBuf, usize>,
 }
 
 impl Graph {
     /// Builds a graph from entries, merging repeated paths (several graphs of one
     /// derivation list shared paths once each). `source` names the input in errors.
+    ///
+    /// Paths are compared as [`Path`]s (component by component), so two spellings of one
+    /// path are one node, spelt as its first entry spells it.
     pub fn from_entries(
         entries: Vec<GraphEntry>,
         store_dir: &Path,
         source: &Path,
     ) -> Result<Graph> {
         let bad = |message: String| Error::conf(source, message);
-        type Merged = (BTreeSet<PathBuf>, Option<u64>, Option<String>);
-        let mut merged: BTreeMap<PathBuf, Merged> = BTreeMap::new();
-        for entry in entries {
-            let slot = merged.entry(entry.path).or_default();
-            slot.0.extend(entry.references);
-            slot.1 = slot.1.or(entry.nar_size);
-            slot.2 = slot.2.take().or(entry.nar_hash);
-        }
-        let index: HashMap<PathBuf, usize> = merged
-            .keys()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), i))
+        let order = sorted_order(&entries, store_dir);
+        let groups: Vec<&[usize]> = order
+            .chunk_by(|&a, &b| entries[a].path == entries[b].path)
             .collect();
-        let mut nodes = Vec::with_capacity(merged.len());
-        for (path, (references, nar_size, nar_hash)) in &merged {
+        let index: HashMap<&Path, usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, group)| (entries[group[0]].path.as_path(), i))
+            .collect();
+        let mut nodes = Vec::with_capacity(groups.len());
+        // In path order, so the error reported is the first path's, as ever.
+        for (i, group) in groups.iter().enumerate() {
+            let path = &entries[group[0]].path;
             let store_path = StorePath::parse(path, store_dir)
                 .map_err(|m| bad(format!("{}: {m}", path.display())))?;
-            let mut refs = Vec::with_capacity(references.len());
-            for reference in references.iter().filter(|r| *r != path) {
-                let &i = index.get(reference).ok_or_else(|| {
-                    bad(format!(
-                        "{} refers to {}, which is not in the graph; pass the whole closure (exportReferencesGraph does)",
-                        path.display(),
-                        reference.display()
-                    ))
-                })?;
-                refs.push(i);
-            }
-            refs.sort_unstable();
+            let mut references = resolve_references(&entries, group, &index).map_err(|missing| {
+                bad(format!(
+                    "{} refers to {}, which is not in the graph; pass the whole closure (exportReferencesGraph does)",
+                    path.display(),
+                    missing.display()
+                ))
+            })?;
+            let refers_to_self = references.contains(&i);
+            references.retain(|&r| r != i);
+            let group_entries = || group.iter().map(|&e| &entries[e]);
             nodes.push(Node {
                 path: store_path,
-                references: refs,
+                references,
                 referrers: Vec::new(),
-                refers_to_self: references.contains(path),
-                nar_size: nar_size.unwrap_or(0),
-                nar_hash: nar_hash.clone(),
+                refers_to_self,
+                nar_size: group_entries().find_map(|e| e.nar_size).unwrap_or(0),
+                nar_hash: group_entries().find_map(|e| e.nar_hash.clone()),
             });
         }
-        for i in 0..nodes.len() {
-            for r in nodes[i].references.clone() {
-                nodes[r].referrers.push(i);
-            }
-        }
-        let graph = Graph { nodes, index };
+        fill_referrers(&mut nodes);
+        let graph = Graph { nodes };
         graph.check_acyclic().map_err(bad)?;
         Ok(graph)
     }
@@ -133,7 +128,9 @@ impl Graph {
 
     /// The node of `path`, if it is in the graph.
     pub fn index_of(&self, path: &Path) -> Option<usize> {
-        self.index.get(path).copied()
+        self.nodes
+            .binary_search_by(|n| n.path.as_path().cmp(path))
+            .ok()
     }
 
     /// The total NAR size of `paths`. Saturating: sizes only rank and describe layers,
@@ -212,6 +209,94 @@ impl Graph {
     }
 }
 
+/// The entries' indices sorted by path, then input order: equal paths end up together,
+/// led by the first entry, which gives the node its spelling.
+fn sorted_order(entries: &[GraphEntry], store_dir: &Path) -> Vec<usize> {
+    let bases: Option<Vec<&[u8]>> = entries
+        .iter()
+        .map(|e| base_name(&e.path, store_dir))
+        .collect();
+    let Some(bases) = bases else {
+        // Some path is not plainly in the store (an error to come, or an odd spelling):
+        // compare them as paths.
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_unstable_by(|&a, &b| entries[a].path.cmp(&entries[b].path).then(a.cmp(&b)));
+        return order;
+    };
+    // Paths `<store_dir>/<base>` compare as their bases' bytes do. Comparing the bases'
+    // first 16 bytes, packed beside each index, settles nearly every comparison without
+    // reading the paths, which lie all over memory: that reading was most of the time.
+    let prefix = |base: &[u8]| {
+        let mut bytes = [0u8; 16];
+        let n = base.len().min(16);
+        bytes[..n].copy_from_slice(&base[..n]);
+        u128::from_be_bytes(bytes)
+    };
+    let mut keyed: Vec<(u128, usize)> = bases.iter().map(|&b| prefix(b)).zip(0..).collect();
+    keyed.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        pa.cmp(&pb)
+            .then_with(|| bases[a].cmp(bases[b]))
+            .then(a.cmp(&b))
+    });
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// The base name of `path` if it is spelt `<store_dir>/<base>` with `base` a single
+/// component: then its components are the store's and `base`, whatever `base` is.
+fn base_name<'a>(path: &'a Path, store_dir: &Path) -> Option<&'a [u8]> {
+    let base = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(store_dir.as_os_str().as_encoded_bytes())?
+        .strip_prefix(b"/")?;
+    let single = !base.is_empty() && base != b"." && base != b".." && !base.contains(&b'/');
+    single.then_some(base)
+}
+
+/// The nodes the entries of `group` refer to, sorted and without repeats; or, when some
+/// are not in the graph, the first of those in path order (spelt as first given).
+fn resolve_references<'a>(
+    entries: &'a [GraphEntry],
+    group: &[usize],
+    index: &HashMap<&Path, usize>,
+) -> Result<Vec<usize>, &'a PathBuf> {
+    let references = || group.iter().flat_map(|&e| &entries[e].references);
+    let mut resolved = Vec::with_capacity(group.iter().map(|&e| entries[e].references.len()).sum());
+    for reference in references() {
+        match index.get(reference.as_path()) {
+            Some(&i) => resolved.push(i),
+            None => {
+                let missing = references().filter(|r| !index.contains_key(r.as_path()));
+                // `min` keeps the first of equal paths.
+                return Err(missing.min().unwrap_or(reference));
+            }
+        }
+    }
+    resolved.sort_unstable();
+    resolved.dedup();
+    Ok(resolved)
+}
+
+/// Fills each node's `referrers` from the others' `references`, sorted since nodes are
+/// visited in order, and sized exactly.
+fn fill_referrers(nodes: &mut [Node]) {
+    let mut counts = vec![0usize; nodes.len()];
+    for node in nodes.iter() {
+        for &r in &node.references {
+            counts[r] += 1;
+        }
+    }
+    for (node, count) in nodes.iter_mut().zip(counts) {
+        node.referrers = Vec::with_capacity(count);
+    }
+    for i in 0..nodes.len() {
+        for k in 0..nodes[i].references.len() {
+            let r = nodes[i].references[k];
+            nodes[r].referrers.push(i);
+        }
+    }
+}
+
 /// The bytes of the regular files under `path` (an estimate of its NAR size); 0 if it
 /// cannot be read.
 fn disk_size(path: &Path) -> u64 {
@@ -280,6 +365,26 @@ mod tests {
         let ic = g.index_of(&c).unwrap();
         assert_eq!(g.referrer_closure([ic]).len(), 4);
         assert!(g.nodes()[ia].references.iter().all(|&r| r != ia));
+    }
+
+    #[test]
+    fn spellings_of_one_path_are_one_node_spelt_as_first_given() {
+        let (a, b) = (sp('a', "app"), sp('b', "lib"));
+        let odd_b = PathBuf::from(format!("{STORE}//{}", b.file_name().unwrap().display()));
+        // Plain spellings only (sorted by bytes), then an odd one (sorted as paths).
+        for (first_b, other_b) in [(&b, &b), (&odd_b, &b)] {
+            let g = graph(vec![
+                entry(&a, &[other_b], 1),
+                entry(first_b, &[], 2),
+                entry(&b, &[&odd_b], 3),
+            ])
+            .unwrap();
+            assert_eq!(g.nodes().len(), 2);
+            assert_eq!(g.nodes()[1].path.as_path(), first_b.as_path());
+            assert_eq!(g.nodes()[0].references, [1]);
+            assert!(g.nodes()[1].refers_to_self);
+            assert_eq!(g.nodes()[1].nar_size, 2);
+        }
     }
 
     #[test]

@@ -92,11 +92,7 @@ pub fn plan(
     let start = initial(graph, paths);
     let mut run = Run {
         graph,
-        reasons: start
-            .vertices
-            .iter()
-            .map(|&v| (v, "pipeline: no step split it from the rest".to_owned()))
-            .collect(),
+        reasons: vec![String::new(); graph.nodes().len()],
     };
     let mut value = Value::Graph(start);
     for step in &steps {
@@ -111,7 +107,7 @@ pub fn plan(
             let reasons: BTreeMap<usize, String> = g
                 .vertices
                 .iter()
-                .map(|&v| (v, run.reasons[&v].clone()))
+                .map(|&v| (v, run.reason(v).to_owned()))
                 .collect();
             PlannedLayer {
                 paths: reasons.keys().copied().collect(),
@@ -134,13 +130,18 @@ fn load(file: &Path) -> Result<Json, String> {
 fn initial(graph: &Graph, paths: &BTreeSet<usize>) -> Sub {
     let mut vertices: Vec<usize> = paths.iter().copied().collect();
     vertices.sort_by_key(|&p| (graph.nodes()[p].nar_size, p));
+    // A flag per node rather than a lookup in `paths` for each of the graph's references.
+    let mut member = vec![false; graph.nodes().len()];
+    for &p in paths {
+        member[p] = true;
+    }
     let edges = paths
         .iter()
         .flat_map(|&p| {
             graph.nodes()[p]
                 .references
                 .iter()
-                .filter(|r| paths.contains(r))
+                .filter(|&&r| member[r])
                 .map(move |&r| (p, r))
         })
         .collect();

@@ -31,11 +31,20 @@ fn reach(
 /// A running pipeline: the graph, and why each path is where it is so far.
 pub(super) struct Run<'g> {
     pub(super) graph: &'g Graph,
-    /// The reason of the step that last placed each path.
-    pub(super) reasons: BTreeMap<usize, String>,
+    /// The reason of the step that last placed each path, by node; empty while no step
+    /// has (see [`Run::reason`]), which spares a default string for every path.
+    pub(super) reasons: Vec<String>,
 }
 
 impl Run<'_> {
+    /// Why path `v` is where it is so far.
+    pub(super) fn reason(&self, v: usize) -> &str {
+        match self.reasons[v].as_str() {
+            "" => "pipeline: no step split it from the rest",
+            reason => reason,
+        }
+    }
+
     /// Applies `step` to `value`.
     pub(super) fn apply(&mut self, step: &Step, value: Value) -> Result<Value, String> {
         let at = step.at.as_str();
@@ -111,12 +120,9 @@ impl Run<'_> {
         let mut layers = Vec::with_capacity(total);
         for (i, (v, popularity)) in ranked.into_iter().enumerate() {
             let popularity = u64::try_from(popularity).unwrap_or(u64::MAX);
-            self.reasons.insert(
-                v,
-                format!(
-                    "pipeline {at}: popularity rank {} of {total} (popularity {popularity})",
-                    i + 1
-                ),
+            self.reasons[v] = format!(
+                "pipeline {at}: popularity rank {} of {total} (popularity {popularity})",
+                i + 1
             );
             layers.push(Value::Graph(Sub {
                 vertices: vec![v],
@@ -147,9 +153,9 @@ impl Run<'_> {
             };
             if merging > 1 {
                 for &v in &g.vertices {
-                    let before = &self.reasons[&v];
+                    let before = self.reason(v);
                     let reason = format!("{before}; then pipeline {at}: merged into the last layer ({came} came in, {n} allowed)");
-                    self.reasons.insert(v, reason);
+                    self.reasons[v] = reason;
                 }
             }
             merged.vertices.extend(g.vertices);
@@ -162,24 +168,30 @@ impl Run<'_> {
     /// Graphs of `n` paths each, in graph order.
     fn split_every(&mut self, at: &str, n: usize, sub: Sub) -> Value {
         let count = sub.vertices.len().div_ceil(n);
-        let parts = sub
-            .vertices
-            .chunks(n)
-            .enumerate()
-            .map(|(k, chunk)| {
-                for &v in chunk {
-                    self.reasons.insert(
-                        v,
-                        format!(
-                            "pipeline {at}: part {} of {count} ({n} paths a part, in graph order)",
-                            k + 1
-                        ),
-                    );
-                }
-                Value::Graph(sub.induced(&chunk.iter().copied().collect()))
-            })
-            .collect();
-        Value::List(parts)
+        let mut part_of = vec![usize::MAX; self.graph.nodes().len()];
+        let mut parts: Vec<Sub> = Vec::with_capacity(count);
+        for (k, chunk) in sub.vertices.chunks(n).enumerate() {
+            let why = format!(
+                "pipeline {at}: part {} of {count} ({n} paths a part, in graph order)",
+                k + 1
+            );
+            self.label(chunk, &why);
+            for &v in chunk {
+                part_of[v] = k;
+            }
+            parts.push(Sub {
+                vertices: chunk.to_vec(),
+                edges: Vec::new(),
+            });
+        }
+        // One pass over the edges, each kept by the part holding both its ends: not one
+        // pass per part, which is quadratic when the parts are small.
+        for (a, b) in sub.edges {
+            if part_of[a] == part_of[b] {
+                parts[part_of[a]].edges.push((a, b));
+            }
+        }
+        Value::List(parts.into_iter().map(Value::Graph).collect())
     }
 
     /// nixpkgs' `split_paths`: `main` holds the split paths and the dependencies only they
@@ -294,7 +306,7 @@ impl Run<'_> {
     /// Gives `vertices` the same reason.
     fn label(&mut self, vertices: &[usize], reason: &str) {
         for &v in vertices {
-            self.reasons.insert(v, reason.to_owned());
+            self.reasons[v] = reason.to_owned();
         }
     }
 }
