@@ -36,6 +36,12 @@ pub fn output(mut cmd: impl BorrowMut<Command>) -> Output {
 pub fn run(mut cmd: impl BorrowMut<Command>) -> Output {
     let cmd = cmd.borrow_mut();
     let output = output(&mut *cmd);
+    succeeded(cmd, output)
+}
+
+/// `output` of `cmd` if it succeeded; panics with the command line, exit status, stdout
+/// and stderr if not.
+pub fn succeeded(cmd: &Command, output: Output) -> Output {
     if !output.status.success() {
         panic!(
             "`{}` failed ({})\n--- stdout\n{}\n--- stderr\n{}",

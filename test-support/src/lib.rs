@@ -16,7 +16,7 @@ pub use archive::{
     archive_bytes, layer_entries, layer_listing_as, layer_member_names, sha256, sha256_file,
     tar_members, DockerArchive, LayerEntry, ListingStyle,
 };
-pub use command::{command, describe, output, run, run_failing, run_stdout};
+pub use command::{command, describe, output, run, run_failing, run_stdout, succeeded};
 pub use nix::{nix_build_sandboxed, nix_build_with_link, NIX_OPTIONS};
 pub use repo::{package_tree, repo_file, repo_root, stowage_binary, STATIC_BINARY};
 pub use tar_out::TarOut;

@@ -235,7 +235,18 @@ impl Engine {
     /// Runs a container of the image (see [`Engine::run_command`]) that must succeed, and
     /// returns its stdout.
     pub fn run(self, image_id: &str, options: &[&str], args: &[&str]) -> String {
-        run_stdout(self.run_command(image_id, options, args))
+        let mut cmd = self.run_command(image_id, options, args);
+        let mut out = output(&mut cmd);
+        // Docker 20.10 under load sometimes loses the race between creating and starting
+        // a container ("OCI runtime start failed: cannot start a container that has
+        // stopped"): nothing of the image ran, so it is started once more.
+        if !out.status.success()
+            && String::from_utf8_lossy(&out.stderr)
+                .contains("cannot start a container that has stopped")
+        {
+            out = output(&mut cmd);
+        }
+        String::from_utf8(succeeded(&cmd, out).stdout).expect("the container printed UTF-8")
     }
 
     /// `image inspect` of an image, as JSON (the engine's single object).
