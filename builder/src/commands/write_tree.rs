@@ -85,25 +85,28 @@ fn checked_nodes<'a>(
                 "must be a relative path without `.` or `..`, such as \"etc/passwd\"",
             ));
         }
-        if nodes.insert(relative.to_owned(), node).is_some() {
+        if nodes.insert(relative.to_owned(), (field, node)).is_some() {
             return Err(bad(field, path, "is given twice"));
         }
     }
-    for path in nodes.keys() {
+    for (path, (field, _)) in &nodes {
         let below_leaf = path
             .ancestors()
             .skip(1)
-            .any(|a| matches!(nodes.get(a), Some(Node::File(..) | Node::Symlink(_))));
+            .any(|a| matches!(nodes.get(a), Some((_, Node::File(..) | Node::Symlink(_)))));
         if below_leaf {
             let text = path.display().to_string();
             return Err(bad(
-                "files",
+                field,
                 &text,
                 "lies below a file or symlink of the same tree",
             ));
         }
     }
-    Ok(nodes)
+    Ok(nodes
+        .into_iter()
+        .map(|(path, (_, node))| (path, node))
+        .collect())
 }
 
 #[cfg(test)]
@@ -181,6 +184,10 @@ mod tests {
             (
                 attrs(&out, &[("etc/passwd", "")], &[("etc", "/x")], &[]),
                 r#".attrs.json: files."etc/passwd": lies below a file or symlink of the same tree"#,
+            ),
+            (
+                attrs(&out, &[("etc", "")], &[], &["etc/ssl"]),
+                r#".attrs.json: directories."etc/ssl": lies below a file or symlink of the same tree"#,
             ),
         ];
         for (tree, message) in cases {
