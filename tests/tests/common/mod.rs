@@ -238,12 +238,16 @@ impl Engine {
         let mut cmd = self.run_command(image_id, options, args);
         let mut out = output(&mut cmd);
         // Docker 20.10 under load sometimes loses the race between creating and starting
-        // a container ("OCI runtime start failed: cannot start a container that has
-        // stopped"): nothing of the image ran, so it is started once more.
-        if !out.status.success()
-            && String::from_utf8_lossy(&out.stderr)
-                .contains("cannot start a container that has stopped")
-        {
+        // a container ("cannot start a container that has stopped", or "cannot start a
+        // stopped process"): the engine refused to start it, so it is started again, up
+        // to twice. Any other failure fails at once.
+        for _ in 0..2 {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lost_start_race = stderr.contains("cannot start a container that has stopped")
+                || stderr.contains("cannot start a stopped process");
+            if out.status.success() || !lost_start_race {
+                break;
+            }
             out = output(&mut cmd);
         }
         String::from_utf8(succeeded(&cmd, out).stdout).expect("the container printed UTF-8")
