@@ -32,6 +32,17 @@ pub enum Error {
     #[error("pulling {image}: {message}")]
     Registry { image: String, message: String },
 
+    /// Pushing to a registry failed, or the registry answered something we refuse.
+    #[error("pushing to {destination}: {message}")]
+    Push {
+        destination: String,
+        message: String,
+    },
+
+    /// Options that cannot work together (a zstd layer in a Docker manifest, …).
+    #[error("{0}")]
+    Usage(String),
+
     /// A bug in stowage: an invariant did not hold.
     #[error("internal error: {0}; please report this as a bug of stowage")]
     Internal(String),

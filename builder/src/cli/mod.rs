@@ -1,6 +1,7 @@
 //! The command line: clap's types for every subcommand, turned into calls of
 //! [`crate::commands`]. The only place that knows clap.
 
+use crate::commands::image::OutputFormat;
 use crate::commands::layers::{self, Format, LayersRequest};
 use crate::commands::{export, image, merge, nix, pull};
 use crate::error::{Error, Result};
@@ -47,18 +48,25 @@ pub enum Command {
         #[command(flatten)]
         tag: RepoTagArg,
     },
-    /// Write the image as a docker-archive to a file (`docker load -i FILE`).
+    /// Write the image to a file: a docker-archive (`docker load -i FILE`) or an OCI layout.
     ///
-    /// Byte-identical to `stream` unless compressed. Nothing is left at FILE on error.
+    /// A docker-archive is byte-identical to `stream` unless compressed. An OCI layout
+    /// (`oci-dir`: a directory for umoci and `skopeo copy oci:FILE:TAG`; `oci-archive`: its
+    /// tar, for `podman load`) may also be made from an image archive. Nothing is left at
+    /// FILE on error.
     Build {
-        /// The conf file.
+        /// The conf file (for OCI output, also a docker-archive).
         conf: PathBuf,
-        /// Where to write the archive.
+        /// Where to write the image.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
-        /// Compress the whole archive (docker load accepts gzip; podman load also zstd).
-        #[arg(long, default_value = "none", value_parser = compression_parser())]
-        compress: Compression,
+        /// What to write.
+        #[arg(long, default_value = "docker-archive", value_parser = output_format_parser())]
+        format: OutputFormat,
+        /// A docker-archive's compression as a whole [default: none] (docker load takes
+        /// gzip; podman load also zstd); an OCI layout's per layer [default: gzip].
+        #[arg(long, value_parser = compression_parser())]
+        compress: Option<Compression>,
         #[command(flatten)]
         tag: RepoTagArg,
     },
@@ -193,6 +201,17 @@ fn compression_parser() -> impl TypedValueParser<Value = Compression> {
         .map(|name: String| Compression::parse(&name).expect("one of the names"))
 }
 
+/// Parses `--format` of `stowage build`.
+fn output_format_parser() -> impl TypedValueParser<Value = OutputFormat> {
+    PossibleValuesParser::new(["docker-archive", "oci-archive", "oci-dir"]).map(|name: String| {
+        match name.as_str() {
+            "oci-archive" => OutputFormat::OciArchive,
+            "oci-dir" => OutputFormat::OciDir,
+            _ => OutputFormat::DockerArchive,
+        }
+    })
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
@@ -202,9 +221,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Build {
             conf,
             output,
+            format,
             compress,
             tag,
-        } => image::build(&conf, tag.repo_tag.as_deref(), &output, compress),
+        } => image::build(&conf, tag.repo_tag.as_deref(), &output, format, compress),
         Command::Export { image, output } => {
             export::export(&image, &ImageChoice::default(), &output)
         }

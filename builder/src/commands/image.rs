@@ -2,12 +2,14 @@
 //! its store layers planned, and the image written.
 
 use crate::commands::from_image::read_from_image;
+use crate::commands::image_input::open_image;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::image::archive;
 use crate::image::base::select::ImageChoice;
 use crate::image::base::BaseImage;
+use crate::image::oci::{self, LayoutKind};
 use crate::image::plan::{self, ImagePlan, StoreLayers};
 use crate::layering::{self, FixedLayers, Plan};
 use crate::sys;
@@ -85,12 +87,39 @@ pub fn stream(conf: &Path, repo_tag: Option<&str>, out: &mut File) -> Result<()>
     archive::stream(&plan_from_conf(conf, repo_tag)?, out, "stdout")
 }
 
-/// `stowage build`: the archive into the file `output`, whole or not at all.
+/// What `stowage build` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    DockerArchive,
+    OciArchive,
+    OciDir,
+}
+
+/// `stowage build`: the image into `output`, whole or not at all. A docker-archive is
+/// compressed as a whole (`compression`, default none); an OCI layout's layers are
+/// compressed one by one (default gzip), and its image may also be an archive.
 pub fn build(
     conf: &Path,
     repo_tag: Option<&str>,
     output: &Path,
-    compression: Compression,
+    format: OutputFormat,
+    compression: Option<Compression>,
 ) -> Result<()> {
-    archive::write_file(&plan_from_conf(conf, repo_tag)?, output, compression)
+    let layout = match format {
+        OutputFormat::DockerArchive => {
+            let plan = plan_from_conf(conf, repo_tag)?;
+            return archive::write_file(&plan, output, compression.unwrap_or(Compression::None));
+        }
+        OutputFormat::OciArchive => LayoutKind::Archive,
+        OutputFormat::OciDir => LayoutKind::Dir,
+    };
+    let image = open_image(conf, repo_tag)?;
+    let tag = image.repo_tag.as_ref().and_then(|t| t.tag.clone());
+    oci::write_layout(
+        &[image],
+        tag.as_deref(),
+        compression.unwrap_or(Compression::Gzip),
+        output,
+        layout,
+    )
 }

@@ -5,6 +5,7 @@ pub mod build_image;
 pub mod export;
 pub mod from_image;
 pub mod image;
+pub mod image_input;
 pub mod layers;
 pub mod merge;
 pub mod nix;

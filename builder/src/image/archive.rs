@@ -9,12 +9,12 @@
 //! concurrently at offsets known from their planned sizes. Both give the same bytes.
 
 use crate::error::{Error, Result};
-use crate::image::config::{image_config, manifest};
+use crate::image::config::manifest;
 use crate::image::output_file::OutputFile;
 use crate::image::plan::ImagePlan;
 use crate::tar::compression::Compression;
 use crate::tar::digest::Sha256Digest;
-use crate::tar::parallel_gzip::ParallelGzip;
+use crate::tar::parallel_compress::{Codec, ParallelCompress};
 use crate::tar::{self, Header, Kind, Owner};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -75,7 +75,7 @@ pub fn write_output(
     match compression {
         Compression::None => plain(output.file(), &target)?,
         Compression::Gzip => {
-            let mut encoder = ParallelGzip::new(output.file(), flate2::Compression::default());
+            let mut encoder = ParallelCompress::new(output.file(), Codec::gzip());
             streamed(&mut encoder, &target)?;
             encoder.finish().map_err(|e| Error::write(&target, e))?;
         }
@@ -199,13 +199,7 @@ pub fn file_member_header(name: &str, size: u64, mtime: u64) -> Vec<u8> {
 /// The tag, when the image's repo tag has none, is the first 32 hex digits of the config digest:
 /// stable for the same content, different for different content.
 fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
-    let config = image_config(
-        &plan.spec,
-        plan.base_config(),
-        &plan.own_comments(),
-        diff_ids,
-    );
-    let config_bytes = serde_json::to_vec(&config).expect("a JSON value always serialises");
+    let config_bytes = plan.config_bytes(diff_ids);
     let config_digest = Sha256Digest::of(&config_bytes);
     let config_member = format!("{}.json", config_digest.hex());
     let default_tag = &config_digest.hex()[..32];

@@ -5,9 +5,11 @@
 use crate::error::{Error, Result};
 use crate::image::base::BaseImage;
 use crate::image::blob::Blob;
+use crate::image::config::image_config;
 use crate::image::layer::{Layer, LayerSource};
 use crate::image::repo_tag::RepoTag;
 use crate::image::timestamp::Timestamp;
+use crate::tar::digest::Sha256Digest;
 use crate::tar::fs_layer::FsLayer;
 use crate::tar::Owner;
 use rayon::prelude::*;
@@ -81,6 +83,17 @@ impl ImagePlan {
     /// The base image's whole config, when there is a base.
     pub fn base_config(&self) -> Option<&serde_json::Value> {
         self.base.as_ref().map(|b| &b.config)
+    }
+
+    /// The image config's bytes, once the layers' diff_ids are known.
+    pub fn config_bytes(&self, diff_ids: &[Sha256Digest]) -> Vec<u8> {
+        let config = image_config(
+            &self.spec,
+            self.base_config(),
+            &self.own_comments(),
+            diff_ids,
+        );
+        serde_json::to_vec(&config).expect("a JSON value always serialises")
     }
 
     /// The history comments of the layers this image adds (all but the base's).

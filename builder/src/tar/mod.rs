@@ -7,7 +7,7 @@ pub(crate) mod copy;
 pub mod digest;
 pub mod fs_layer;
 mod header;
-pub mod parallel_gzip;
+pub mod parallel_compress;
 pub mod stream_bound;
 mod tree_reader;
 

@@ -147,6 +147,24 @@ impl FsLayer {
         .planned()
     }
 
+    /// What alone decides the layer's bytes, when that is names and settings: store paths
+    /// (whose contents do not change while they are valid) archived as planned, with
+    /// nothing adjusted by hand. `None` for trees and adjusted layers, which must be read.
+    /// Digests cached under it are found again without reading a byte.
+    pub fn identity(&self) -> Option<String> {
+        let Top::StorePaths { dir_mode } = self.top else {
+            return None;
+        };
+        if self.adjust.is_some() {
+            return None;
+        }
+        // Debug renders any path without loss (not every path is UTF-8).
+        Some(format!(
+            "store {:?} paths {:?} dir_mode {dir_mode:?} owner {:?} size {}",
+            self.trusted, self.paths, self.owner, self.members_size
+        ))
+    }
+
     /// Plans a layer of everything under `root` (not `root` itself), named relative to it.
     /// `adjust` may change each entry's mode or owner before the size is computed; it is
     /// called again when the layer is written.
