@@ -2,14 +2,14 @@
 //! its store layers planned, and the image written.
 
 use crate::commands::from_image::read_from_image;
-use crate::commands::image_input::open_image;
+use crate::commands::image_input::open_images;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::image::archive;
 use crate::image::base::select::ImageChoice;
 use crate::image::base::BaseImage;
-use crate::image::oci::{self, LayoutKind};
+use crate::image::oci::{self, LayoutContent, LayoutKind};
 use crate::image::plan::{self, ImagePlan, StoreLayers};
 use crate::layering::{self, FixedLayers, Plan};
 use crate::sys;
@@ -113,11 +113,19 @@ pub fn build(
         OutputFormat::OciArchive => LayoutKind::Archive,
         OutputFormat::OciDir => LayoutKind::Dir,
     };
-    let image = open_image(conf, repo_tag)?;
-    let tag = image.repo_tag.as_ref().and_then(|t| t.tag.clone());
+    let opened = open_images(conf, repo_tag)?;
+    let content = match &opened.index_name {
+        Some(reference) => LayoutContent::Index {
+            images: &opened.images,
+            reference: reference.clone(),
+        },
+        None => LayoutContent::Image {
+            image: &opened.images[0],
+            tag: None,
+        },
+    };
     oci::write_layout(
-        &[image],
-        tag.as_deref(),
+        content,
         compression.unwrap_or(Compression::Gzip),
         output,
         layout,

@@ -39,12 +39,23 @@ pub enum LayoutKind {
     Archive,
 }
 
-/// Writes `images` as an OCI layout at `output`: one image under its NAME:TAG, or several
-/// (of different platforms) behind one image index under `tag`. Layers are compressed as
-/// `compression`. `tag` overrides the single image's own tag.
+/// What a layout holds.
+pub enum LayoutContent<'a> {
+    /// One image, under its NAME:TAG (`tag` overrides its own tag).
+    Image {
+        image: &'a Publishable,
+        tag: Option<&'a str>,
+    },
+    /// Images of several platforms behind one image index, under `reference` (NAME:TAG).
+    Index {
+        images: &'a [Publishable],
+        reference: String,
+    },
+}
+
+/// Writes `content` as an OCI layout at `output`, layers compressed as `compression`.
 pub fn write_layout(
-    images: &[Publishable],
-    tag: Option<&str>,
+    content: LayoutContent<'_>,
     compression: Compression,
     output: &Path,
     kind: LayoutKind,
@@ -63,8 +74,8 @@ pub fn write_layout(
         manifest: ManifestFormat::Oci,
         compression,
     };
-    let (top, name) = match images {
-        [image] => {
+    let (top, name) = match content {
+        LayoutContent::Image { image, tag } => {
             let published = publish_image(&store, image, format)?;
             let tag = tag.map_or(published.tag, str::to_owned);
             // The full NAME:TAG, as skopeo writes it: podman loads the image under it.
@@ -74,13 +85,12 @@ pub fn write_layout(
             };
             (published.manifest, name)
         }
-        _ => {
+        LayoutContent::Index { images, reference } => {
             let published: Vec<Published> = images
                 .iter()
                 .map(|image| publish_image(&store, image, format))
                 .collect::<Result<_>>()?;
-            let index = publish_index(&store, &published, ManifestFormat::Oci)?;
-            (index, tag.unwrap_or("latest").to_owned())
+            (publish_index(&store, &published, ManifestFormat::Oci)?, reference)
         }
     };
     store.finish(&top, &name)?;
