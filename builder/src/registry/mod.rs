@@ -10,4 +10,6 @@ pub mod archive;
 mod client;
 pub mod manifest;
 pub mod pull;
+pub mod push;
+pub mod push_state;
 pub mod reference;
