@@ -158,6 +158,22 @@ pub struct PrefetchArgs {
     /// Allow plain HTTP and unverified certificates (pullImage's tlsVerify = false).
     #[arg(long)]
     pub registry_insecure: bool,
+    /// Verify the registry's certificate; --tls-verify=false is --registry-insecure, as
+    /// skopeo spells it.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// A directory of certificates as containers-tools read one: *.crt CA certificates
+    /// trusted besides the usual ones, a NAME.cert with its NAME.key as client certificate.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// An auth file (podman login's auth.json, Docker's config.json) searched before
+    /// $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+    /// ~/.config/containers/auth.json and ~/.docker/config.json.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// The registry's credentials, instead of any auth file.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
     /// The name the archive gives the image [default: the image's]
     #[arg(long)]
     pub final_image_name: Option<String>,
@@ -245,7 +261,12 @@ pub fn run(cli: Cli) -> Result<()> {
                 os: &args.os,
                 arch: args.arch.as_deref(),
                 variant: args.variant.as_deref(),
-                tls_verify: !args.registry_insecure,
+                tls_verify: args.tls_verify && !args.registry_insecure,
+                cert_dir: args.cert_dir,
+                auth: Some(pull::AuthArgs {
+                    authfile: args.authfile,
+                    creds: args.creds,
+                }),
                 final_name: args.final_image_name.as_deref(),
                 final_tag: args.final_image_tag.as_deref(),
             };

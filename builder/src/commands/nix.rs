@@ -79,6 +79,8 @@ pub fn run(command: NixCommand) -> Result<()> {
                 arch: Some(&attrs.arch),
                 variant: attrs.variant.as_deref(),
                 tls_verify: attrs.tls_verify,
+                cert_dir: None,
+                auth: None,
                 final_name: Some(&attrs.final_image_name),
                 final_tag: Some(&attrs.final_image_tag),
             })?;

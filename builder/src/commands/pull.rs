@@ -7,19 +7,22 @@ use crate::image::output_file::OutputFile;
 use crate::image::platform::{check_architecture, host_cpu};
 use crate::image::repo_tag::RepoTag;
 use crate::registry::archive::write_archive;
+pub use crate::registry::auth::AuthArgs;
+use crate::registry::auth::{self, Login};
+use crate::registry::client::Access;
 use crate::registry::manifest::Platform;
 use crate::registry::pull::{Puller, Resolved};
 use crate::registry::reference::Reference;
 use crate::tar::digest::HashingWriter;
 use base64::Engine as _;
 use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What to pull and how to name it.
 pub struct PullRequest {
     pub reference: Reference,
     pub platform: Platform,
-    pub tls_verify: bool,
+    pub access: Access,
     /// `finalImageName:finalImageTag`, checked.
     pub repo_tag: String,
 }
@@ -33,6 +36,10 @@ pub struct PullArgs<'a> {
     pub arch: Option<&'a str>,
     pub variant: Option<&'a str>,
     pub tls_verify: bool,
+    /// containers-tools' certificate directory (`--cert-dir`).
+    pub cert_dir: Option<PathBuf>,
+    /// Where to find credentials; `None`: none at all, as pullImage in the sandbox.
+    pub auth: Option<AuthArgs>,
     /// The name and tag the archive gives the image; `None`: the reference's name, and
     /// its tag or `latest`.
     pub final_name: Option<&'a str>,
@@ -66,13 +73,21 @@ impl PullRequest {
             .unwrap_or("latest");
         let repo_tag = RepoTag::parse(&format!("{name}:{tag}"))
             .map_err(|m| bad(format!("final image name and tag: {m}")))?;
+        let login = match &args.auth {
+            Some(auth_args) => auth::login(auth_args, &reference.registry).map_err(bad)?,
+            None => Login::Anonymous,
+        };
         Ok(PullRequest {
             platform: Platform {
                 os: args.os.to_owned(),
                 architecture,
                 variant: args.variant.map(str::to_owned).or(host_variant),
             },
-            tls_verify: args.tls_verify,
+            access: Access {
+                tls_verify: args.tls_verify,
+                cert_dir: args.cert_dir.clone(),
+                login,
+            },
             repo_tag: repo_tag.to_string(),
             reference,
         })
@@ -80,7 +95,7 @@ impl PullRequest {
 
     /// Resolves the image and writes it through `out` as a docker-archive.
     fn pull_into(&self, out: &mut impl Write, target: &str) -> Result<Resolved> {
-        let mut puller = Puller::new(&self.reference, self.tls_verify);
+        let mut puller = Puller::new(&self.reference, self.access.clone())?;
         let resolved = puller.resolve(&self.platform)?;
         write_archive(&resolved, &self.repo_tag, out, target, |d, w| {
             puller.copy_blob(d, w)

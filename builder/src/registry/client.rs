@@ -1,20 +1,52 @@
-//! The registry's HTTP API v2, as far as pulling needs it: GET with anonymous token
-//! authentication. A request answered 401 with `WWW-Authenticate: Bearer realm=…,
-//! service=…,scope=…` is retried once with a token fetched anonymously from the realm,
-//! as registries (Docker Hub, ghcr.io, …) expect from a client without credentials.
+//! The registry's HTTP API v2, as far as pulling and pushing need it: manifests and
+//! blobs read, blobs uploaded (mounted, chunked, monolithic, resumed), manifests
+//! written, with the registry's authentication.
+//!
+//! A request answered 401 is answered in turn: a `Basic` challenge with the user's
+//! credentials (then sent with every later request), a `Bearer` challenge with a token
+//! from the challenge's realm, fetched with the credentials when there are any and
+//! anonymously otherwise, as registries (Docker Hub, ghcr.io, …) expect. Only a request
+//! whose body can be sent again is retried so; before streaming a blob, a pusher calls
+//! [`Registry::authorize`] to settle the token for the scopes it needs.
 //!
 //! Everything the registry sends is hostile: bodies read into memory are bounded, the
-//! challenge is parsed without trusting its shape, and a realm may not downgrade to plain
-//! HTTP unless plain HTTP was allowed for the registry itself.
+//! challenge is parsed without trusting its shape, an upload location must be on the
+//! registry itself, and a realm may not downgrade to plain HTTP unless plain HTTP was
+//! allowed for the registry itself.
 
-use std::io::Read;
+use super::auth::{Credentials, Login};
+use super::reference::Digest;
+use super::tls;
+use std::io::{self, Read};
+use std::path::PathBuf;
 use std::time::Duration;
-use ureq::http::Response;
-use ureq::tls::TlsConfig;
-use ureq::Body;
+use ureq::http::{Method, Request, Response};
+use ureq::{Body, SendBody};
 
 /// How large a token response may be: real ones are a few kilobytes.
 const TOKEN_LIMIT: u64 = 1 << 20;
+
+/// How much of an error response is read for its message.
+const ERROR_BODY_LIMIT: u64 = 64 << 10;
+
+/// How to reach one registry: TLS and credentials.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// False: certificates are not checked and plain HTTP is allowed, as skopeo's
+    /// `--tls-verify=false`.
+    pub tls_verify: bool,
+    /// containers-tools' certificate directory (`--cert-dir`): `*.crt` CAs, a
+    /// `NAME.cert` and `NAME.key` client certificate.
+    pub cert_dir: Option<PathBuf>,
+    pub login: Login,
+}
+
+/// The scope of a token for `actions` (`pull`, `pull,push`) on `repository`, as
+/// [`Registry::authorize`] takes it: a push needs `pull,push` on its repository, a
+/// cross-repository mount also `pull` on the repository it mounts from.
+pub fn repository_scope(repository: &str, actions: &str) -> String {
+    format!("repository:{repository}:{actions}")
+}
 
 /// A connection to one registry's API.
 pub struct Registry {
@@ -23,18 +55,68 @@ pub struct Registry {
     /// The schemes still possible, best first: `https` alone, or `https` then `http`
     /// when plain HTTP is allowed; narrowed to the one that answered.
     schemes: Vec<&'static str>,
-    token: Option<String>,
+    login: Login,
+    /// The `Authorization` header sent with every request, once a challenge settled it.
+    authorization: Option<String>,
+    /// The last `Bearer` challenge's parameters: where to get a token for new scopes.
+    bearer: Option<Vec<(String, String)>>,
+    /// The scopes asked for by [`Registry::authorize`], kept in every later token.
+    scopes: Vec<String>,
+}
+
+/// A blob upload: started, mounted instead, or going on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadStart {
+    /// The registry mounted the blob from the other repository: nothing to upload.
+    Mounted,
+    /// An upload session, at this URL.
+    Session(UploadUrl),
+}
+
+/// Where an upload session goes on: a URL on the registry itself, checked. Every answer
+/// names the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadUrl(String);
+
+/// How far an upload session is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Where the session goes on.
+    pub url: UploadUrl,
+    /// How many bytes the registry holds: the next chunk starts there.
+    pub received: u64,
+}
+
+/// What a HEAD of a manifest tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    /// `Docker-Content-Digest`, when the registry sent one that parses.
+    pub digest: Option<Digest>,
+    pub size: Option<u64>,
+    pub media_type: Option<String>,
+}
+
+/// A manifest as fetched, its digest not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedManifest {
+    pub bytes: Vec<u8>,
+    /// The `Content-Type` the registry sent.
+    pub media_type: Option<String>,
+}
+
+/// A request body: bytes that can be sent again, or a stream of a known length that
+/// cannot.
+enum Outgoing<'a> {
+    Bytes(&'a [u8]),
+    Stream(&'a mut dyn Read, u64),
 }
 
 impl Registry {
     /// A client of the registry API at `host` (`registry-1.docker.io`, `127.0.0.1:5000`).
-    /// With `tls_verify` false, certificates are not checked and plain HTTP is allowed,
-    /// as skopeo's `--tls-verify=false`; a loopback host may always speak plain HTTP,
-    /// as Docker treats it.
-    pub fn new(host: &str, tls_verify: bool) -> Registry {
-        let tls = TlsConfig::builder()
-            .disable_verification(!tls_verify)
-            .build();
+    /// A loopback host may always speak plain HTTP, as Docker treats it; any other only
+    /// when `access.tls_verify` is false.
+    pub fn new(host: &str, access: Access) -> Result<Registry, String> {
+        let tls = tls::config(access.tls_verify, access.cert_dir.as_deref())?;
         let agent = ureq::Agent::config_builder()
             .tls_config(tls)
             .http_status_as_error(false)
@@ -44,8 +126,8 @@ impl Registry {
             .user_agent(concat!("stowage/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        let plain_allowed = !tls_verify || is_loopback(host);
-        Registry {
+        let plain_allowed = !access.tls_verify || is_loopback(host);
+        Ok(Registry {
             agent,
             host: host.to_owned(),
             schemes: if plain_allowed {
@@ -53,61 +135,429 @@ impl Registry {
             } else {
                 vec!["https"]
             },
-            token: None,
+            login: access.login,
+            authorization: None,
+            bearer: None,
+            scopes: Vec::new(),
+        })
+    }
+
+    /// Settles the authentication for `scopes` (see [`repository_scope`]) before
+    /// requests whose bodies are streamed and so cannot be retried: asks `/v2/` who we
+    /// must be, and gets the credentials checked or a token for the scopes. Wrong
+    /// credentials, or none where some are needed, are the error.
+    pub fn authorize(&mut self, scopes: &[String]) -> Result<(), String> {
+        self.scopes = scopes.to_vec();
+        if let Some(params) = self.bearer.clone() {
+            return self.use_token(&params, &[]);
+        }
+        let response = self.send(Method::GET, "", &[], &[])?;
+        if response.status() != 401 {
+            return Ok(());
+        }
+        self.answer(&response)?;
+        match self.send(Method::GET, "", &[], &[])?.status().as_u16() {
+            401 => Err(self.refused("/v2/")),
+            _ => Ok(()),
         }
     }
 
-    /// GETs `/v2/<path>` accepting `accept`, authenticating with a token when the
-    /// registry asks for one. Any status comes back; the caller says what it means.
+    /// GETs `/v2/<path>` accepting `accept`, authenticating when the registry asks. Any
+    /// status but a second 401 comes back; the caller says what it means.
     pub fn get(&mut self, path: &str, accept: &str) -> Result<Response<Body>, String> {
-        let response = self.send(path, accept)?;
+        self.request(Method::GET, path, &[("Accept", accept)], &[])
+    }
+
+    /// HEADs the blob `digest` of `repository`: its size when the repository has it.
+    pub fn blob_size(&mut self, repository: &str, digest: &Digest) -> Result<Option<u64>, String> {
+        let path = format!("{repository}/blobs/{digest}");
+        let mut response = self.request(Method::HEAD, &path, &[], &[])?;
+        match response.status().as_u16() {
+            200 => header(&response, "content-length")
+                .and_then(|v| v.parse().ok())
+                .map(Some)
+                .ok_or_else(|| format!("blob {digest}: the registry sent no size")),
+            404 => Ok(None),
+            _ => Err(failure(&mut response, &format!("blob {digest}"))),
+        }
+    }
+
+    /// Starts uploading a blob to `repository`, or, given `mount` (the digest and the
+    /// repository of this registry that has it), asks the registry to mount it from
+    /// there; a registry that cannot opens an upload session instead.
+    pub fn start_upload(
+        &mut self,
+        repository: &str,
+        mount: Option<(&Digest, &str)>,
+    ) -> Result<UploadStart, String> {
+        let query = mount.map_or(String::new(), |(digest, from)| {
+            format!("?mount={digest}&from={}", percent_encode(from))
+        });
+        let path = format!("{repository}/blobs/uploads/{query}");
+        let mut response = self.request(Method::POST, &path, &[], &[])?;
+        match response.status().as_u16() {
+            201 if mount.is_some() => Ok(UploadStart::Mounted),
+            202 => Ok(UploadStart::Session(self.location(&response)?)),
+            _ => Err(failure(
+                &mut response,
+                &format!("starting an upload to {repository}"),
+            )),
+        }
+    }
+
+    /// PATCHes `length` bytes of `chunk` into the session at `url`, from `offset` (what
+    /// the registry holds so far). Streamed: call [`Registry::authorize`] first.
+    pub fn upload_chunk(
+        &mut self,
+        url: &UploadUrl,
+        offset: u64,
+        length: u64,
+        chunk: &mut dyn Read,
+    ) -> Result<Progress, String> {
+        let range = format!("{offset}-{}", (offset + length).saturating_sub(1));
+        let mut headers = vec![("Content-Type", "application/octet-stream")];
+        if length > 0 {
+            headers.push(("Content-Range", &range));
+        }
+        let mut response = self.request_at(
+            Method::PATCH,
+            &url.0,
+            &headers,
+            Outgoing::Stream(chunk, length),
+        )?;
+        match response.status().as_u16() {
+            202 => self.progress(&response),
+            _ => Err(failure(&mut response, "uploading a chunk")),
+        }
+    }
+
+    /// Ends the session at `url` as the blob `digest`, with `last` (a reader and its
+    /// length) as its last bytes, or its whole when no chunk was sent: a monolithic
+    /// upload. The registry checks the digest; its answer is checked too.
+    pub fn finish_upload(
+        &mut self,
+        url: &UploadUrl,
+        digest: &Digest,
+        last: Option<(&mut dyn Read, u64)>,
+    ) -> Result<(), String> {
+        let separator = if url.0.contains('?') { '&' } else { '?' };
+        let target = format!("{}{separator}digest={digest}", url.0);
+        let (headers, body) = match last {
+            Some((reader, length)) => (
+                vec![("Content-Type", "application/octet-stream")],
+                Outgoing::Stream(reader, length),
+            ),
+            None => (Vec::new(), Outgoing::Bytes(&[])),
+        };
+        let what = format!("blob {digest}");
+        let mut response = self.request_at(Method::PUT, &target, &headers, body)?;
+        if response.status() != 201 {
+            return Err(failure(
+                &mut response,
+                &format!("finishing the upload of {what}"),
+            ));
+        }
+        check_stated_digest(&response, digest, &what)
+    }
+
+    /// How far the session at `url` is, to resume an upload that was cut off; `None`
+    /// when the registry no longer knows the session (it expired: start again).
+    pub fn upload_status(&mut self, url: &UploadUrl) -> Result<Option<Progress>, String> {
+        let mut response = self.request_at(Method::GET, &url.0, &[], Outgoing::Bytes(&[]))?;
+        match response.status().as_u16() {
+            204 => self.progress(&response).map(Some),
+            404 => Ok(None),
+            _ => Err(failure(&mut response, "the upload's status")),
+        }
+    }
+
+    /// PUTs `bytes` as the manifest `reference` (a tag or a digest) of `repository`;
+    /// returns its digest, which the registry's `Docker-Content-Digest` must state too.
+    pub fn put_manifest(
+        &mut self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest, String> {
+        let path = format!("{repository}/manifests/{reference}");
+        let headers = [("Content-Type", media_type)];
+        let mut response = self.request(Method::PUT, &path, &headers, bytes)?;
+        let what = format!("manifest {repository}:{reference}");
+        if response.status() != 201 {
+            return Err(failure(&mut response, &format!("putting {what}")));
+        }
+        let digest = Digest::of(bytes);
+        check_stated_digest(&response, &digest, &what)?;
+        Ok(digest)
+    }
+
+    /// HEADs the manifest `reference` of `repository`, accepting `accept`; `None` when
+    /// there is none.
+    pub fn manifest_head(
+        &mut self,
+        repository: &str,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<ManifestHead>, String> {
+        let path = format!("{repository}/manifests/{reference}");
+        let mut response = self.request(Method::HEAD, &path, &[("Accept", accept)], &[])?;
+        match response.status().as_u16() {
+            200 => Ok(Some(ManifestHead {
+                digest: header(&response, "docker-content-digest")
+                    .and_then(|d| Digest::parse(d).ok()),
+                size: header(&response, "content-length").and_then(|v| v.parse().ok()),
+                media_type: header(&response, "content-type").map(str::to_owned),
+            })),
+            404 => Ok(None),
+            _ => Err(failure(&mut response, &format!("manifest {reference}"))),
+        }
+    }
+
+    /// GETs the manifest `reference` of `repository`, at most `limit` bytes: its bytes
+    /// and media type, `None` when there is none. The caller checks the digest.
+    pub fn get_manifest(
+        &mut self,
+        repository: &str,
+        reference: &str,
+        accept: &str,
+        limit: u64,
+    ) -> Result<Option<FetchedManifest>, String> {
+        let what = format!("manifest {reference}");
+        let mut response = self.get(&format!("{repository}/manifests/{reference}"), accept)?;
+        match response.status().as_u16() {
+            200 => {
+                let bytes =
+                    read_bounded(response.body_mut(), limit).map_err(|e| format!("{what}: {e}"))?;
+                let media_type = header(&response, "content-type").map(str::to_owned);
+                Ok(Some(FetchedManifest { bytes, media_type }))
+            }
+            404 => Ok(None),
+            _ => Err(failure(&mut response, &what)),
+        }
+    }
+
+    /// Sends a request to `/v2/<path>` whose body can be sent again: once, and once more
+    /// after answering a 401. A second 401 is the error.
+    fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response<Body>, String> {
+        let response = self.send(method.clone(), path, headers, body)?;
         if response.status() != 401 {
             return Ok(response);
         }
-        let challenge = response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let params = bearer_challenge(challenge).ok_or_else(|| {
-            format!(
-                "the registry wants credentials ({}), and stowage pulls anonymously only",
-                shorten(challenge)
-            )
-        })?;
-        self.token = Some(self.fetch_token(&params)?);
-        let response = self.send(path, accept)?;
+        self.answer(&response)?;
+        let response = self.send(method, path, headers, body)?;
         if response.status() == 401 {
-            return Err(format!(
-                "the registry refused the anonymous token for /v2/{path}: the image is private or does not exist"
-            ));
+            return Err(self.refused(&format!("/v2/{path}")));
         }
         Ok(response)
     }
 
-    /// Sends one GET, trying the schemes still possible in order; the first that
-    /// connects is kept for every later request.
-    fn send(&mut self, path: &str, accept: &str) -> Result<Response<Body>, String> {
+    /// Sends a request to the URL `url` (an upload's), retried after a 401 only when
+    /// its body can be sent again; a stream's 401 is the error.
+    fn request_at(
+        &mut self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Outgoing<'_>,
+    ) -> Result<Response<Body>, String> {
+        let bytes = match body {
+            Outgoing::Bytes(bytes) => bytes,
+            stream => {
+                let response = self.call(method.clone(), url, headers, stream)?;
+                return match response.status().as_u16() {
+                    401 => Err(self.refused(url)),
+                    _ => Ok(response),
+                };
+            }
+        };
+        let response = self.call(method.clone(), url, headers, Outgoing::Bytes(bytes))?;
+        if response.status() != 401 {
+            return Ok(response);
+        }
+        self.answer(&response)?;
+        let response = self.call(method, url, headers, Outgoing::Bytes(bytes))?;
+        if response.status() == 401 {
+            return Err(self.refused(url));
+        }
+        Ok(response)
+    }
+
+    /// Sends one request to `/v2/<path>`, trying the schemes still possible in order;
+    /// the first that connects is kept for every later request. A certificate that
+    /// fails verification is the error at once: the registry speaks TLS, so plain HTTP
+    /// is no way out.
+    fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response<Body>, String> {
         let mut last_error = String::new();
         for scheme in self.schemes.clone() {
             let url = format!("{scheme}://{}/v2/{path}", self.host);
-            let mut request = self.agent.get(&url).header("Accept", accept);
-            if let Some(token) = &self.token {
-                request = request.header("Authorization", format!("Bearer {token}"));
-            }
-            match request.call() {
+            match self.try_call(method.clone(), &url, headers, Outgoing::Bytes(body)) {
                 Ok(response) => {
                     self.schemes = vec![scheme];
                     return Ok(response);
                 }
-                Err(e) => last_error = format!("GET {url}: {e}"),
+                Err(e) if is_untrusted_certificate(&e) => return Err(describe(&method, &url, &e)),
+                Err(e) => last_error = describe(&method, &url, &e),
             }
         }
         Err(last_error)
     }
 
-    /// Gets an anonymous token from the challenge's realm.
-    fn fetch_token(&self, params: &[(String, String)]) -> Result<String, String> {
+    /// Sends one request to `url`, the error described.
+    fn call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Outgoing<'_>,
+    ) -> Result<Response<Body>, String> {
+        self.try_call(method.clone(), url, headers, body)
+            .map_err(|e| describe(&method, url, &e))
+    }
+
+    /// Sends one request with the settled `Authorization`. Redirects are followed only
+    /// for GET and HEAD (blobs are often served from elsewhere); ureq does not send the
+    /// `Authorization` header on to another host.
+    fn try_call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Outgoing<'_>,
+    ) -> Result<Response<Body>, ureq::Error> {
+        let reads = method == Method::GET || method == Method::HEAD;
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(authorization) = &self.authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let mut bytes_reader;
+        let mut exact;
+        let (length, body) = match body {
+            Outgoing::Bytes([]) if reads => return self.run(request.body(())?, reads),
+            Outgoing::Bytes(bytes) => {
+                bytes_reader = bytes;
+                (bytes.len() as u64, SendBody::from_reader(&mut bytes_reader))
+            }
+            Outgoing::Stream(reader, length) => {
+                exact = Exact {
+                    inner: reader,
+                    left: length,
+                };
+                (length, SendBody::from_reader(&mut exact))
+            }
+        };
+        let request = request.header("Content-Length", length).body(body)?;
+        self.run(request, reads)
+    }
+
+    /// Runs `request`, following redirects only when it `reads`.
+    fn run(
+        &self,
+        request: Request<impl ureq::AsSendBody>,
+        reads: bool,
+    ) -> Result<Response<Body>, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .max_redirects(if reads { 10 } else { 0 })
+            .build();
+        self.agent.run(request)
+    }
+
+    /// Answers a 401 `response`: credentials for a `Basic` challenge, a token for a
+    /// `Bearer` one.
+    fn answer(&mut self, response: &Response<Body>) -> Result<(), String> {
+        let text = header(response, "www-authenticate").unwrap_or("");
+        match parse_challenge(text) {
+            Some((scheme, _)) if scheme.eq_ignore_ascii_case("basic") => {
+                let basic = self.credentials(text)?.basic_header();
+                self.authorization = Some(basic);
+                Ok(())
+            }
+            Some((scheme, params)) if scheme.eq_ignore_ascii_case("bearer") => {
+                let scope = params
+                    .iter()
+                    .filter(|(k, _)| k == "scope")
+                    .map(|(_, v)| v.clone())
+                    .collect::<Vec<_>>();
+                self.bearer = Some(params.clone());
+                self.use_token(&params, &scope)
+            }
+            _ => Err(format!(
+                "the registry {} wants authentication stowage does not know ({})",
+                self.host,
+                shorten(text)
+            )),
+        }
+    }
+
+    /// Gets a token from the `Bearer` challenge `params` for `scopes` and the ones
+    /// [`Registry::authorize`] asked for, and sends it from now on.
+    fn use_token(&mut self, params: &[(String, String)], scopes: &[String]) -> Result<(), String> {
+        let mut all: Vec<String> = self.scopes.clone();
+        all.extend(scopes.iter().filter(|s| !self.scopes.contains(s)).cloned());
+        let token = self.fetch_token(params, &all)?;
+        self.authorization = Some(format!("Bearer {token}"));
+        Ok(())
+    }
+
+    /// The credentials to answer a `Basic` challenge with, or the error that there are
+    /// none.
+    fn credentials(&self, challenge: &str) -> Result<&Credentials, String> {
+        match &self.login {
+            Login::Found(credentials) => Ok(credentials),
+            Login::Anonymous => Err(format!(
+                "the registry wants credentials ({}), and stowage pulls anonymously only",
+                shorten(challenge)
+            )),
+            Login::NotFound(looked) => Err(format!(
+                "registry {} wants credentials, and stowage found none for it {}",
+                self.host,
+                how_to_log_in(looked, &self.host)
+            )),
+        }
+    }
+
+    /// The error for a request refused even after authenticating.
+    fn refused(&self, what: &str) -> String {
+        match &self.login {
+            Login::Found(c) => format!(
+                "registry {} refused the credentials of user {:?} (from {}) for {what}: check them or log in again",
+                self.host, c.username, c.origin
+            ),
+            Login::Anonymous => format!(
+                "the registry refused the anonymous token for {what}: the image is private or does not exist"
+            ),
+            Login::NotFound(looked) => format!(
+                "registry {} refused anonymous access to {what}: the image is private or does not exist, and stowage found no credentials for it {}",
+                self.host,
+                how_to_log_in(looked, &self.host)
+            ),
+        }
+    }
+
+    /// Gets a token for `scopes` from the challenge's realm, with the credentials when
+    /// there are any.
+    fn fetch_token(
+        &self,
+        params: &[(String, String)],
+        scopes: &[String],
+    ) -> Result<String, String> {
         let value = |key: &str| {
             params
                 .iter()
@@ -121,24 +571,199 @@ impl Registry {
                 "the token realm {realm:?} is not an https URL; refusing to send the request there"
             ));
         }
-        let query: Vec<String> = ["service", "scope"]
-            .iter()
-            .filter_map(|key| value(key).map(|v| format!("{key}={}", percent_encode(v))))
+        let service = value("service").map(|s| ("service", s));
+        let query: Vec<String> = service
+            .into_iter()
+            .chain(scopes.iter().map(|s| ("scope", s.as_str())))
+            .map(|(key, v)| format!("{key}={}", percent_encode(v)))
             .collect();
         let separator = if realm.contains('?') { '&' } else { '?' };
         let url = format!("{realm}{separator}{}", query.join("&"));
         let failed = |e: String| format!("getting a token from {realm}: {e}");
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| failed(e.to_string()))?;
-        if response.status() != 200 {
-            return Err(failed(format!("HTTP {}", response.status())));
+        let mut request = self.agent.get(&url);
+        if let Login::Found(credentials) = &self.login {
+            request = request.header("Authorization", credentials.basic_header());
+        }
+        let mut response = request.call().map_err(|e| failed(e.to_string()))?;
+        match response.status().as_u16() {
+            200 => {}
+            401 | 403 if matches!(self.login, Login::Found(_)) => {
+                return Err(self.refused(&scopes.join(" ")))
+            }
+            status => return Err(failed(format!("HTTP {status}"))),
         }
         let body = read_bounded(response.body_mut(), TOKEN_LIMIT).map_err(failed)?;
         token_of(&body).map_err(failed)
     }
+
+    /// The checked upload URL of a response's `Location`.
+    fn location(&self, response: &Response<Body>) -> Result<UploadUrl, String> {
+        let location =
+            header(response, "location").ok_or("the registry named no upload location")?;
+        let origin = format!("{}://{}", self.schemes[0], self.host);
+        resolve_location(&origin, location).map(UploadUrl)
+    }
+
+    /// The progress an upload response states: its `Location` and `Range`.
+    fn progress(&self, response: &Response<Body>) -> Result<Progress, String> {
+        let range = header(response, "range").ok_or("the registry sent no Range for the upload")?;
+        Ok(Progress {
+            url: self.location(response)?,
+            received: received(range)?,
+        })
+    }
+}
+
+/// A reader that yields exactly `left` more bytes of `inner`, or an error when it ends
+/// sooner: the `Content-Length` sent before it has to be true.
+struct Exact<'a> {
+    inner: &'a mut dyn Read,
+    left: u64,
+}
+
+impl Read for Exact<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let wanted = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..wanted])?;
+        if read == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the body ended {} bytes short of its length", self.left),
+            ));
+        }
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
+/// The `url` of a `Location` header, made absolute against `origin` (`scheme://host`):
+/// a path on it, or a URL of that scheme and host. Any other is refused: a hostile
+/// registry must not send our blobs, or our token, elsewhere.
+fn resolve_location(origin: &str, location: &str) -> Result<String, String> {
+    let refused = || {
+        format!(
+            "the registry sent the upload location {:?}, which is not a path on {origin}; refusing to send data there",
+            shorten(location)
+        )
+    };
+    if location.is_empty() || !location.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(refused());
+    }
+    if location.starts_with('/') && !location.starts_with("//") {
+        return Ok(format!("{origin}{location}"));
+    }
+    let same_origin = location
+        .get(..origin.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(origin));
+    if same_origin && location[origin.len()..].starts_with('/') {
+        Ok(format!("{origin}{}", &location[origin.len()..]))
+    } else {
+        Err(refused())
+    }
+}
+
+/// The bytes an upload holds by its `Range` header (`0-<last byte>`, inclusive; some
+/// registries write `bytes=0-…`). `0-0` and `0--1` are read as nothing: distribution
+/// writes an empty upload so (and a single byte too: a resume from 0 is then refused
+/// with 416, and the upload starts over).
+fn received(range: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "the registry sent the Range {:?}, not 0-<end>",
+            shorten(range)
+        )
+    };
+    let end = range
+        .strip_prefix("bytes=")
+        .unwrap_or(range)
+        .strip_prefix("0-")
+        .ok_or_else(bad)?;
+    if end == "-1" {
+        return Ok(0);
+    }
+    match end.parse::<u64>() {
+        Ok(0) => Ok(0),
+        Ok(end) => end.checked_add(1).ok_or_else(bad),
+        Err(_) => Err(bad()),
+    }
+}
+
+/// Checks the digest a registry states (`Docker-Content-Digest`) for what it stored,
+/// when it states one, against `expected`.
+fn check_stated_digest(
+    response: &Response<Body>,
+    expected: &Digest,
+    what: &str,
+) -> Result<(), String> {
+    match header(response, "docker-content-digest") {
+        Some(stated) if stated != expected.to_string() => Err(format!(
+            "{what}: the registry says it stored {:?}, not {expected}",
+            shorten(stated)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The error for an unexpected answer: its status, and the first of the registry's
+/// error codes and messages when its body holds them.
+fn failure(response: &mut Response<Body>, what: &str) -> String {
+    let status = response.status().as_u16();
+    let detail = read_bounded(response.body_mut(), ERROR_BODY_LIMIT)
+        .ok()
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .and_then(|json| {
+            let first = json.get("errors")?.get(0)?;
+            let text = |key| first.get(key).and_then(|v| v.as_str()).unwrap_or("");
+            Some(format!(
+                " ({}: {})",
+                shorten(text("code")),
+                shorten(text("message"))
+            ))
+        })
+        .unwrap_or_default();
+    format!("{what}: the registry answered HTTP {status}{detail}")
+}
+
+/// A response header as text, when it is there and printable.
+fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// True when `error` is a server certificate that failed verification.
+fn is_untrusted_certificate(error: &ureq::Error) -> bool {
+    let rustls_error = match error {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    matches!(rustls_error, Some(rustls::Error::InvalidCertificate(_)))
+}
+
+/// A failed request as one message; an untrusted certificate says what to do.
+fn describe(method: &Method, url: &str, error: &ureq::Error) -> String {
+    let hint = if is_untrusted_certificate(error) {
+        ": give the directory of the CA certificate (*.crt) that signed it with --cert-dir DIR, or skip verification with --tls-verify=false"
+    } else {
+        ""
+    };
+    format!("{method} {url}: {error}{hint}")
+}
+
+/// Where stowage looked for credentials, and how to give them.
+fn how_to_log_in(looked: &[String], host: &str) -> String {
+    let places = if looked.is_empty() {
+        "no auth file location: neither HOME nor XDG_RUNTIME_DIR is set".to_owned()
+    } else {
+        looked.join(", ")
+    };
+    format!(
+        "(looked in {places}): give them with --authfile FILE or --creds USER:PASSWORD, or log in with podman login {host} or docker login {host}"
+    )
 }
 
 /// Reads a whole body into memory, refusing one longer than `limit` bytes.
@@ -169,12 +794,12 @@ fn token_of(body: &[u8]) -> Result<String, String> {
     Ok(token.to_owned())
 }
 
-/// The parameters of a `Bearer` challenge (`realm="…",service="…",scope="…"`), or `None`
-/// when the challenge is of another scheme (Basic) or unreadable.
-fn bearer_challenge(header: &str) -> Option<Vec<(String, String)>> {
+/// The scheme and parameters of a challenge (`Bearer realm="…",service="…",scope="…"`,
+/// `Basic realm="…"`), or `None` when it is unreadable.
+fn parse_challenge(header: &str) -> Option<(String, Vec<(String, String)>)> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if scheme.is_empty() {
         return None;
     }
     let mut params = Vec::new();
@@ -182,7 +807,7 @@ fn bearer_challenge(header: &str) -> Option<Vec<(String, String)>> {
     loop {
         while chars.next_if(|c| *c == ',' || c.is_whitespace()).is_some() {}
         if chars.peek().is_none() {
-            return Some(params);
+            return Some((scheme.to_owned(), params));
         }
         let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=')).collect();
         chars.next_if_eq(&'=')?;
@@ -244,11 +869,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bearer_challenges_are_parsed_with_quoted_commas() {
-        let params = bearer_challenge(
+    fn challenges_are_parsed_with_quoted_commas() {
+        let (scheme, params) = parse_challenge(
             r#"Bearer realm="https://auth.example/token",service="reg.example",scope="repository:a/b:pull,push""#,
         )
         .unwrap();
+        assert_eq!(scheme, "Bearer");
         assert_eq!(
             params,
             [
@@ -257,9 +883,12 @@ mod tests {
                 ("scope".into(), "repository:a/b:pull,push".into()),
             ]
         );
-        assert!(bearer_challenge(r#"Basic realm="x""#).is_none());
-        assert!(bearer_challenge(r#"Bearer realm="unterminated"#).is_none());
-        assert_eq!(bearer_challenge("Bearer ").unwrap(), []);
+        let (scheme, params) = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(scheme, "Basic");
+        assert_eq!(params, [("realm".into(), "Registry Realm".into())]);
+        assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
+        assert!(parse_challenge("").is_none());
+        assert_eq!(parse_challenge("Bearer ").unwrap().1, []);
     }
 
     #[test]
@@ -292,5 +921,71 @@ mod tests {
             percent_encode("repository:a/b:pull"),
             "repository%3Aa%2Fb%3Apull"
         );
+    }
+
+    #[test]
+    fn locations_stay_on_the_registry() {
+        let origin = "https://reg.example:5000";
+        let ok = |location| resolve_location(origin, location).unwrap();
+        assert_eq!(
+            ok("/v2/a/blobs/uploads/u?_state=x"),
+            "https://reg.example:5000/v2/a/blobs/uploads/u?_state=x"
+        );
+        assert_eq!(
+            ok("https://REG.example:5000/v2/a/blobs/uploads/u"),
+            "https://reg.example:5000/v2/a/blobs/uploads/u"
+        );
+        for hostile in [
+            "http://reg.example:5000/v2/a",
+            "https://reg.example:5001/v2/a",
+            "https://reg.example:5000.evil.com/v2/a",
+            "https://reg.example:5000@evil.com/v2/a",
+            "https://evil.com/v2/a",
+            "//evil.com/v2/a",
+            "v2/a",
+            "",
+            "/v2/a\r\nX-Evil: 1",
+        ] {
+            let err = resolve_location(origin, hostile).unwrap_err();
+            assert!(
+                err.contains("refusing to send data there"),
+                "{hostile}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_say_how_much_the_registry_holds() {
+        assert_eq!(received("0-1233").unwrap(), 1234);
+        assert_eq!(received("bytes=0-9").unwrap(), 10);
+        assert_eq!(received("0-0").unwrap(), 0);
+        assert_eq!(received("0--1").unwrap(), 0);
+        for bad in ["", "5-9", "0-x", "0-", "0-18446744073709551615"] {
+            assert!(received(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_short_stream_is_an_error_not_a_lie_about_its_length() {
+        let mut data: &[u8] = b"abc";
+        let mut exact = Exact {
+            inner: &mut data,
+            left: 5,
+        };
+        let mut out = Vec::new();
+        let err = exact.read_to_end(&mut out).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the body ended 2 bytes short of its length"
+        );
+        let mut data: &[u8] = b"abcdef";
+        let mut out = Vec::new();
+        Exact {
+            inner: &mut data,
+            left: 4,
+        }
+        .read_to_end(&mut out)
+        .unwrap();
+        assert_eq!(out, b"abcd");
     }
 }

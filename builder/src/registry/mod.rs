@@ -1,15 +1,23 @@
-//! Pulling images from a registry (the HTTP API v2 of the distribution spec) into a
-//! docker-archive: pullImage's builder and `stowage prefetch`.
+//! Talking to registries (the HTTP API v2 of the distribution spec): pulling images
+//! into a docker-archive (pullImage's builder and `stowage prefetch`), and the verbs a
+//! push needs.
 //!
-//! `reference` parses image references, `client` speaks HTTP with token
-//! authentication, `manifest` reads manifests and indexes, `pull` resolves an image and
-//! streams its blobs verified, `archive` writes them as a docker-archive. Everything the
-//! registry sends is hostile until checked against a digest.
+//! `reference` parses image references, `auth` finds credentials where docker and
+//! podman keep them, `tls` makes the TLS settings (a `--cert-dir`), `client` speaks
+//! HTTP with the registry's authentication, `manifest` reads manifests and indexes,
+//! `pull` resolves an image and streams its blobs verified, `archive` writes them as a
+//! docker-archive. Everything the registry sends is hostile until checked against a
+//! digest.
 
 pub mod archive;
-mod client;
+pub mod auth;
+// The upload verbs are for registry/push.rs (`stowage push`), which lands on its own
+// branch; until then only the pull path uses this module.
+#[allow(dead_code)]
+pub mod client;
 pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod push_state;
 pub mod reference;
+mod tls;

@@ -6,7 +6,7 @@
 //! bound what is read, and a blob's bytes are hashed as they are written, so a wrong byte
 //! fails the pull before the output is kept.
 
-use super::client::{read_bounded, Registry};
+use super::client::{Access, Registry};
 use super::manifest::{self, Descriptor, ImageManifest, Manifest, Platform};
 use super::reference::{Digest, Reference};
 use crate::error::{Error, Result};
@@ -35,19 +35,24 @@ pub struct Puller {
 }
 
 impl Puller {
-    /// Prepares to pull `reference`; nothing is sent yet.
-    pub fn new(reference: &Reference, tls_verify: bool) -> Puller {
+    /// Prepares to pull `reference` with `access`; nothing is sent yet.
+    pub fn new(reference: &Reference, access: Access) -> Result<Puller> {
         let image = format!(
             "{}/{}@{}",
             reference.registry,
             reference.repository,
             reference.manifest_key()
         );
-        Puller {
-            registry: Registry::new(reference.api_host(), tls_verify),
+        let registry =
+            Registry::new(reference.api_host(), access).map_err(|message| Error::Registry {
+                image: image.clone(),
+                message,
+            })?;
+        Ok(Puller {
+            registry,
             reference: reference.clone(),
             image,
-        }
+        })
     }
 
     /// The error for a failed pull, naming the image.
@@ -104,12 +109,16 @@ impl Puller {
         size: Option<u64>,
     ) -> Result<(Digest, Manifest)> {
         let what = format!("manifest {key}");
-        let mut response = self.get(&format!("manifests/{key}"), manifest::ACCEPT, &what)?;
         let limit = size
             .unwrap_or(manifest::MANIFEST_LIMIT)
             .min(manifest::MANIFEST_LIMIT);
-        let bytes = read_bounded(response.body_mut(), limit)
-            .map_err(|e| self.fail(format!("{what}: {e}")))?;
+        let repository = &self.reference.repository;
+        let fetched = self
+            .registry
+            .get_manifest(repository, key, manifest::ACCEPT, limit)
+            .map_err(|m| self.fail(m))?
+            .ok_or_else(|| self.fail(format!("{what}: not found in the registry")))?;
+        let bytes = fetched.bytes;
         let digest = Digest::of(&bytes);
         if expected.is_some_and(|e| *e != digest) || size.is_some_and(|s| s != bytes.len() as u64) {
             return Err(self.fail(format!(
@@ -117,12 +126,8 @@ impl Puller {
                 bytes.len()
             )));
         }
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok());
-        let parsed =
-            manifest::parse(&bytes, content_type).map_err(|m| self.fail(format!("{what}: {m}")))?;
+        let parsed = manifest::parse(&bytes, fetched.media_type.as_deref())
+            .map_err(|m| self.fail(format!("{what}: {m}")))?;
         Ok((digest, parsed))
     }
 
@@ -247,7 +252,12 @@ mod tests {
             platform: None,
         };
         let mut out = Vec::new();
-        Puller::new(&reference, true).copy_blob(&descriptor, &mut out)?;
+        let access = Access {
+            tls_verify: true,
+            cert_dir: None,
+            login: crate::registry::auth::Login::Anonymous,
+        };
+        Puller::new(&reference, access)?.copy_blob(&descriptor, &mut out)?;
         Ok(out)
     }
 
