@@ -3,10 +3,13 @@
 
 use crate::commands::image::OutputFormat;
 use crate::commands::layers::{self, Format, LayersRequest};
-use crate::commands::{export, image, merge, nix, pull};
+use crate::commands::{export, image, merge, nix, pull, push};
 use crate::error::{Error, Result};
 use crate::image::base::select::ImageChoice;
+use crate::image::descriptor::ManifestFormat;
+use crate::image::publish::PublishFormat;
 use crate::layering::AlgorithmName;
+use crate::registry::auth::AuthArgs;
 use crate::tar::compression::Compression;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
@@ -105,6 +108,13 @@ pub enum Command {
     ///
     /// The image is pulled once to hash the archive; nothing is written.
     Prefetch(PrefetchArgs),
+    /// Push an image to a registry, uploading only the layers it lacks.
+    ///
+    /// IMAGE is a stream script or conf, an image archive, or an index file (the
+    /// library's imageIndex: images of several platforms, pushed behind one index).
+    /// Layers written before are known by their store paths, so after a one-path change
+    /// only the changed layers are read and sent. Prints NAME:TAG@DIGEST.
+    Push(PushCli),
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
     #[command(subcommand)]
     Nix(NixArgs),
@@ -180,6 +190,52 @@ pub struct PrefetchArgs {
     /// The tag the archive gives the image [default: the image's tag, or latest]
     #[arg(long)]
     pub final_image_tag: Option<String>,
+}
+
+/// How to reach a registry: TLS and credentials (`push`, `prefetch`).
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Verify the registry's certificate; false also allows plain HTTP, as skopeo's
+    /// --tls-verify=false.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// A directory of certificates as containers-tools read one: *.crt CA certificates
+    /// trusted besides the usual ones, a NAME.cert with its NAME.key as client certificate.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// An auth file (podman login's auth.json, Docker's config.json) searched before
+    /// $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
+    /// ~/.config/containers/auth.json and ~/.docker/config.json.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// The registry's credentials, instead of any auth file.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+}
+
+/// `stowage push`.
+#[derive(Debug, Clone, Args)]
+pub struct PushCli {
+    /// The image: a stream script, a conf, an image archive or an index file.
+    #[arg(value_name = "IMAGE")]
+    pub image: PathBuf,
+    /// docker://[REGISTRY/]NAME[:TAG] (without a tag: the image's own).
+    #[arg(value_name = "DESTINATION")]
+    pub destination: String,
+    /// The manifest's media types: Docker's (what docker push sends) or OCI's.
+    #[arg(long, value_parser = ["docker", "oci"], default_value = "docker")]
+    pub format: String,
+    /// How layers are compressed (zstd needs --format oci).
+    #[arg(long, default_value = "gzip", value_parser = compression_parser())]
+    pub compress: Compression,
+    #[command(flatten)]
+    pub access: AccessArgs,
+    /// Write the pushed manifest's digest to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub digestfile: Option<PathBuf>,
+    /// No progress on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `stowage nix …`: one builder per kind of derivation of the Nix library.
@@ -273,6 +329,31 @@ pub fn run(cli: Cli) -> Result<()> {
             let expression = pull::prefetch(&pull::PullRequest::new(&args)?, &args)?;
             stdout_file()?
                 .write_all(expression.as_bytes())
+                .map_err(|e| Error::write("stdout", e))
+        }
+        Command::Push(args) => {
+            let line = push::run(&push::PushArgs {
+                image: &args.image,
+                destination: &args.destination,
+                format: PublishFormat {
+                    manifest: if args.format == "oci" {
+                        ManifestFormat::Oci
+                    } else {
+                        ManifestFormat::Docker
+                    },
+                    compression: args.compress,
+                },
+                tls_verify: args.access.tls_verify,
+                cert_dir: args.access.cert_dir,
+                auth: AuthArgs {
+                    authfile: args.access.authfile,
+                    creds: args.access.creds,
+                },
+                digest_file: args.digestfile,
+                quiet: args.quiet,
+            })?;
+            stdout_file()?
+                .write_all(line.as_bytes())
                 .map_err(|e| Error::write("stdout", e))
         }
         Command::Nix(command) => nix::run(match command {

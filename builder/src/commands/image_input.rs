@@ -60,8 +60,8 @@ fn read_index_file(path: &Path) -> Result<Option<IndexFile>> {
         return Ok(None);
     }
     let bytes = crate::input::read_bounded(path).map_err(|e| Error::read(path, e))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| Error::input(path, format!("is not JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::input(path, format!("is not JSON: {e}")))?;
     if value.get("stowageIndex").is_none() {
         return Ok(None);
     }
@@ -70,7 +70,10 @@ fn read_index_file(path: &Path) -> Result<Option<IndexFile>> {
     if index.stowage_index != 1 {
         return Err(Error::input(
             path,
-            format!("is an index file of version {}; this stowage reads version 1", index.stowage_index),
+            format!(
+                "is an index file of version {}; this stowage reads version 1",
+                index.stowage_index
+            ),
         ));
     }
     if index.images.is_empty() {
@@ -100,7 +103,9 @@ fn starts_with(path: &Path, magic: &[u8]) -> Result<bool> {
     let file = crate::input::open_regular(path).map_err(|e| {
         Error::input(
             path,
-            format!("cannot open: {e}; give a stream script, a conf, an index file or an image archive"),
+            format!(
+                "cannot open: {e}; give a stream script, a conf, an index file or an image archive"
+            ),
         )
     })?;
     let mut start = Vec::with_capacity(magic.len());

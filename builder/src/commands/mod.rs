@@ -10,4 +10,5 @@ pub mod layers;
 pub mod merge;
 pub mod nix;
 pub mod pull;
+pub mod push;
 pub mod write_tree;

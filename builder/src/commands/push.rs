@@ -7,10 +7,11 @@ use crate::commands::image_input::open_images;
 use crate::error::{Error, Result};
 use crate::image::descriptor::ManifestFormat;
 use crate::image::publish::PublishFormat;
+use crate::registry::auth::{self, AuthArgs};
+use crate::registry::client::{repository_scope, Access, Registry};
 use crate::registry::push::{push, Destination, PushReport};
 use crate::registry::push_state::PushState;
 use crate::registry::reference::Reference;
-use crate::registry::Connection;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,10 @@ pub struct PushArgs<'a> {
     /// `docker://[REGISTRY/]NAME[:TAG]`.
     pub destination: &'a str,
     pub format: PublishFormat,
-    pub connection: Connection,
+    /// Verify the registry's certificate (false also allows plain HTTP).
+    pub tls_verify: bool,
+    pub cert_dir: Option<PathBuf>,
+    pub auth: AuthArgs,
     /// Where to write the pushed manifest's digest (as skopeo's `--digestfile`).
     pub digest_file: Option<PathBuf>,
     pub quiet: bool,
@@ -41,11 +45,8 @@ pub fn run(args: &PushArgs<'_>) -> Result<String> {
         repository: reference.repository.clone(),
         tag: reference.tag.clone(),
     };
-    let mut api = args
-        .connection
-        .pusher(&host, &reference.repository)
-        .map_err(bad)?;
     let state = PushState::open(&host);
+    let mut api = connect(args, &reference).map_err(bad)?;
     let mut printer = Printer::new(args.quiet);
     let (pushed, digest, report) = push(
         &mut api,
@@ -58,9 +59,26 @@ pub fn run(args: &PushArgs<'_>) -> Result<String> {
     )?;
     printer.summary(&report);
     if let Some(file) = &args.digest_file {
-        std::fs::write(file, digest.prefixed()).map_err(|e| Error::write(file.display().to_string(), e))?;
+        std::fs::write(file, digest.prefixed())
+            .map_err(|e| Error::write(file.display().to_string(), e))?;
     }
-    Ok(format!("{}/{pushed}@{}\n", reference.registry, digest.prefixed()))
+    Ok(format!(
+        "{}/{pushed}@{}\n",
+        reference.registry,
+        digest.prefixed()
+    ))
+}
+
+/// A client of the destination's registry, authorized to push to its repository.
+fn connect(args: &PushArgs<'_>, reference: &Reference) -> Result<Registry, String> {
+    let access = Access {
+        tls_verify: args.tls_verify,
+        cert_dir: args.cert_dir.clone(),
+        login: auth::login(&args.auth, &reference.registry)?,
+    };
+    let mut api = Registry::new(reference.api_host(), access)?;
+    api.authorize(&[repository_scope(&reference.repository, "pull,push")])?;
+    Ok(api)
 }
 
 /// The reference of `docker://REFERENCE`; a digest cannot be pushed to.
@@ -71,7 +89,9 @@ fn parse_destination(destination: &str) -> Result<Reference, String> {
     })?;
     let reference = Reference::parse(text)?;
     if reference.digest.is_some() {
-        return Err("a destination names a tag, not a digest (the digest follows from the content)".into());
+        return Err(
+            "a destination names a tag, not a digest (the digest follows from the content)".into(),
+        );
     }
     Ok(reference)
 }
@@ -113,8 +133,12 @@ impl Printer {
 
     fn summary(&mut self, report: &PushReport) {
         self.line(&format!(
-            "{} layers: {} already present, {} mounted, {} uploaded; {} bytes sent",
-            report.layers, report.present, report.mounted, report.uploaded, report.bytes_sent
+            "{} blobs: {} already present, {} mounted, {} uploaded; {} bytes sent",
+            report.present + report.mounted + report.uploaded,
+            report.present,
+            report.mounted,
+            report.uploaded,
+            report.bytes_sent
         ));
     }
 }

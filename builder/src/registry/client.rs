@@ -78,6 +78,13 @@ pub enum UploadStart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadUrl(String);
 
+impl UploadUrl {
+    /// The URL, to record for a later push.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// How far an upload session is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Progress {
@@ -602,6 +609,12 @@ impl Registry {
             header(response, "location").ok_or("the registry named no upload location")?;
         let origin = format!("{}://{}", self.schemes[0], self.host);
         resolve_location(&origin, location).map(UploadUrl)
+    }
+
+    /// An upload URL an earlier push recorded, held to this registry as a `Location` is.
+    pub fn upload_url(&self, recorded: &str) -> Result<UploadUrl, String> {
+        let origin = format!("{}://{}", self.schemes[0], self.host);
+        resolve_location(&origin, recorded).map(UploadUrl)
     }
 
     /// The progress an upload response states: its `Location` and `Range`.

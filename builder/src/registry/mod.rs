@@ -11,9 +11,6 @@
 
 pub mod archive;
 pub mod auth;
-// The upload verbs are for registry/push.rs (`stowage push`), which lands on its own
-// branch; until then only the pull path uses this module.
-#[allow(dead_code)]
 pub mod client;
 pub mod manifest;
 pub mod pull;

@@ -16,7 +16,9 @@ use crate::image::layer::Layer;
 use crate::image::layer_cache::LayerCache;
 use crate::image::publish::{publish_image, publish_index, BlobStore, PublishFormat, Published};
 use crate::image::publishable::Publishable;
+use crate::registry::client::{repository_scope, Progress, Registry, UploadStart, UploadUrl};
 use crate::registry::push_state::PushState;
+use crate::registry::reference::Digest;
 use crate::tar::compression::Compression;
 use crate::tar::digest::Sha256Digest;
 use rayon::prelude::*;
@@ -27,54 +29,6 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 /// Blobs up to this size go in one request; larger ones in chunks of this size, so an
 /// interrupted upload loses at most one chunk.
 pub const CHUNK: u64 = 32 << 20;
-
-/// What mounting a blob from another repository gave.
-pub enum Mount {
-    /// The blob is now in the repository.
-    Mounted,
-    /// The registry opened an upload session instead (at this location).
-    Session(String),
-}
-
-/// The registry API calls a push makes; errors are one line, without the image's name.
-pub trait PushApi {
-    /// Whether `repository` has the blob `digest`.
-    fn blob_exists(&mut self, repository: &str, digest: &Sha256Digest) -> Result<bool, String>;
-    /// Mounts `digest` from the repository `from` into `repository`.
-    fn mount_blob(
-        &mut self,
-        repository: &str,
-        digest: &Sha256Digest,
-        from: &str,
-    ) -> Result<Mount, String>;
-    /// Opens an upload session; returns its location.
-    fn start_upload(&mut self, repository: &str) -> Result<String, String>;
-    /// How many bytes the session at `location` holds; `None` if it is gone.
-    fn upload_offset(&mut self, location: &str) -> Result<Option<u64>, String>;
-    /// Sends `len` bytes of `body` as the chunk at `offset`; returns the next location.
-    fn upload_chunk(
-        &mut self,
-        location: &str,
-        offset: u64,
-        body: &mut dyn Read,
-        len: u64,
-    ) -> Result<String, String>;
-    /// Closes the session, sending `body` (all of a small blob, or nothing).
-    fn finish_upload(
-        &mut self,
-        location: &str,
-        digest: &Sha256Digest,
-        body: &[u8],
-    ) -> Result<(), String>;
-    /// Stores a manifest under `reference` (a digest or a tag).
-    fn put_manifest(
-        &mut self,
-        repository: &str,
-        reference: &str,
-        media_type: &str,
-        bytes: &[u8],
-    ) -> Result<(), String>;
-}
 
 /// Where to push: a registry's repository and the tag to set.
 pub struct Destination {
@@ -88,7 +42,6 @@ pub struct Destination {
 /// What a push did, for the summary line.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PushReport {
-    pub layers: usize,
     pub present: usize,
     pub mounted: usize,
     pub uploaded: usize,
@@ -99,7 +52,7 @@ pub struct PushReport {
 /// Pushes `images` (one, or several behind an index) to `destination`; returns the
 /// reference it was tagged as, the pushed manifest's digest and what was done.
 pub fn push(
-    api: &mut dyn PushApi,
+    api: &mut Registry,
     images: &[Publishable],
     index: bool,
     destination: &Destination,
@@ -122,7 +75,10 @@ pub fn push(
             .map(|image| publish_image(&store, image, format))
             .collect::<Result<_>>()?;
         let index = publish_index(&store, &published, format.manifest)?;
-        let tag = destination.tag.clone().unwrap_or_else(|| "latest".to_owned());
+        let tag = destination
+            .tag
+            .clone()
+            .unwrap_or_else(|| "latest".to_owned());
         (index, tag)
     } else {
         let published = publish_image(&store, &images[0], format)?;
@@ -136,7 +92,7 @@ pub fn push(
 
 /// A registry repository as a [`BlobStore`].
 struct RegistryStore<'a> {
-    api: RefCell<&'a mut dyn PushApi>,
+    api: RefCell<&'a mut Registry>,
     destination: &'a Destination,
     cache: LayerCache,
     state: &'a PushState,
@@ -176,13 +132,18 @@ impl RegistryStore<'_> {
     fn present_or_mounted(&self, label: &str, digest: &Sha256Digest, size: u64) -> Result<bool> {
         let repository = &self.destination.repository;
         let short = &digest.hex()[..12];
+        let digest_ref = registry_digest(digest);
         let exists = self
             .api
             .borrow_mut()
-            .blob_exists(repository, digest)
-            .map_err(|m| self.error(m))?;
+            .blob_size(repository, &digest_ref)
+            .map_err(|m| self.error(m))?
+            .is_some();
         if exists {
-            self.say(&format!("{label} {short}: already present ({})", human(size)));
+            self.say(&format!(
+                "{label} {short}: already present ({})",
+                human(size)
+            ));
             self.count(|r| r.present += 1);
             self.state.set_holder(digest, repository);
             return Ok(true);
@@ -193,11 +154,23 @@ impl RegistryStore<'_> {
         // A session opened instead of a mount is left to expire: the upload that follows
         // opens (or resumes) its own. A failed mount (the holder is gone) only means
         // the blob is uploaded.
-        let mounted = self.api.borrow_mut().mount_blob(repository, digest, &from);
-        if !matches!(mounted, Ok(Mount::Mounted)) {
+        // Mounting needs `pull` on the repository mounted from, too.
+        let scopes = [
+            repository_scope(repository, "pull,push"),
+            repository_scope(&from, "pull"),
+        ];
+        let mut api = self.api.borrow_mut();
+        let mounted = api
+            .authorize(&scopes)
+            .and_then(|()| api.start_upload(repository, Some((&digest_ref, &from))));
+        drop(api);
+        if mounted != Ok(UploadStart::Mounted) {
             return Ok(false);
         }
-        self.say(&format!("{label} {short}: mounted from {from} ({})", human(size)));
+        self.say(&format!(
+            "{label} {short}: mounted from {from} ({})",
+            human(size)
+        ));
         self.count(|r| r.mounted += 1);
         self.state.set_holder(digest, repository);
         Ok(true)
@@ -216,7 +189,11 @@ impl RegistryStore<'_> {
             return Ok(());
         }
         let sent = self.upload(label, digest, size, source)?;
-        self.say(&format!("{label} {}: uploaded {}", &digest.hex()[..12], human(sent)));
+        self.say(&format!(
+            "{label} {}: uploaded {}",
+            &digest.hex()[..12],
+            human(sent)
+        ));
         self.count(|r| {
             r.uploaded += 1;
             r.bytes_sent += sent;
@@ -238,29 +215,38 @@ impl RegistryStore<'_> {
         let mut api = self.api.borrow_mut();
         let fail = |m: String| self.error(format!("{label} {}: {m}", digest.prefixed()));
         let read_error = |e: std::io::Error| fail(format!("reading the blob: {e}"));
+        let digest_ref = registry_digest(digest);
+        let resumed = match size > CHUNK {
+            true => self.resumable(&mut api, digest),
+            false => None,
+        };
+        let (mut url, mut offset) = match resumed {
+            Some(progress) => (progress.url, progress.received),
+            None => (new_session(&mut api, repository).map_err(fail)?, 0),
+        };
         if size <= CHUNK {
-            let location = api.start_upload(repository).map_err(fail)?;
-            let mut body = Vec::with_capacity(size as usize);
-            source
-                .read_from(0)
-                .and_then(|r| r.take(size).read_to_end(&mut body))
-                .map_err(read_error)?;
-            api.finish_upload(&location, digest, &body).map_err(fail)?;
+            let mut body = source.read_from(0).map_err(read_error)?;
+            api.finish_upload(&url, &digest_ref, Some((&mut body, size)))
+                .map_err(fail)?;
             return Ok(size);
         }
-        let (mut location, mut offset) = match self.resumable(&mut **api, digest) {
-            Some(resumed) => resumed,
-            None => (api.start_upload(repository).map_err(fail)?, 0),
-        };
         let start = offset;
         while offset < size {
-            self.state.set_upload(repository, digest, Some(&location));
+            self.state
+                .set_upload(repository, digest, Some(url.as_str()));
             let len = CHUNK.min(size - offset);
             let mut chunk = source.read_from(offset).map_err(read_error)?.take(len);
-            location = api
-                .upload_chunk(&location, offset, &mut chunk, len)
+            let progress = api
+                .upload_chunk(&url, offset, len, &mut chunk)
                 .map_err(fail)?;
-            offset += len;
+            if progress.received != offset + len {
+                return Err(fail(format!(
+                    "the registry holds {} bytes after a chunk ending at {}",
+                    progress.received,
+                    offset + len
+                )));
+            }
+            (url, offset) = (progress.url, progress.received);
             self.say(&format!(
                 "\r{label} {}: uploading {} of {}",
                 &digest.hex()[..12],
@@ -268,18 +254,16 @@ impl RegistryStore<'_> {
                 human(size)
             ));
         }
-        api.finish_upload(&location, digest, &[]).map_err(fail)?;
+        api.finish_upload(&url, &digest_ref, None).map_err(fail)?;
         self.state.set_upload(repository, digest, None);
         Ok(size - start)
     }
 
     /// An unfinished session of an earlier push for this blob, and how much it holds.
-    fn resumable(&self, api: &mut dyn PushApi, digest: &Sha256Digest) -> Option<(String, u64)> {
-        let location = self.state.upload(&self.destination.repository, digest)?;
-        match api.upload_offset(&location) {
-            Ok(Some(offset)) => Some((location, offset)),
-            _ => None,
-        }
+    fn resumable(&self, api: &mut Registry, digest: &Sha256Digest) -> Option<Progress> {
+        let recorded = self.state.upload(&self.destination.repository, digest)?;
+        let url = api.upload_url(&recorded).ok()?;
+        api.upload_status(&url).ok().flatten()
     }
 
     /// Stores the manifest `top` (stored by digest already) under `tag`.
@@ -294,6 +278,7 @@ impl RegistryStore<'_> {
         self.api
             .borrow_mut()
             .put_manifest(&self.destination.repository, tag, &top.media_type, &bytes)
+            .map(|_| ())
             .map_err(|m| self.error(format!("tagging the manifest as {tag}: {m}")))
     }
 }
@@ -303,12 +288,24 @@ fn spill(cache: &LayerCache, layer: &Layer, compression: Compression) -> Result<
     let target = "a temporary file for a layer to push";
     let file = tempfile::tempfile().map_err(|e| Error::write(target, e))?;
     let mut out = BufWriter::with_capacity(1 << 20, &file);
-    let digests =
-        crate::image::descriptor::write_layer_blob(layer, compression, &mut out, target)?;
+    let digests = crate::image::descriptor::write_layer_blob(layer, compression, &mut out, target)?;
     out.flush().map_err(|e| Error::write(target, e))?;
     drop(out);
     cache.remember(layer, compression, &digests);
     Ok(Spilled { file, digests })
+}
+
+/// Opens an upload session in `repository`.
+fn new_session(api: &mut Registry, repository: &str) -> Result<UploadUrl, String> {
+    match api.start_upload(repository, None)? {
+        UploadStart::Session(url) => Ok(url),
+        UploadStart::Mounted => Err("the registry mounted a blob it was not asked to".into()),
+    }
+}
+
+/// Our digest as the registry client names digests.
+fn registry_digest(digest: &Sha256Digest) -> Digest {
+    Digest::parse(&digest.prefixed()).expect("a SHA-256 digest is always valid")
 }
 
 /// A blob's bytes, readable from any offset (a spilled layer, a config in memory).
@@ -348,7 +345,11 @@ impl BlobStore for RegistryStore<'_> {
             .collect::<Result<_>>()?;
         let count = layers.len();
         let mut digests = Vec::with_capacity(count);
-        for (index, (layer, (known, spilled))) in layers.iter().zip(known.into_iter().zip(spilled)).enumerate() {
+        for (index, (layer, (known, spilled))) in layers
+            .iter()
+            .zip(known.into_iter().zip(spilled))
+            .enumerate()
+        {
             let label = format!("layer {}/{count}", index + 1);
             let stored = match &known {
                 Some(k) => self.present_or_mounted(&label, &k.blob, k.blob_size)?,
@@ -368,14 +369,18 @@ impl BlobStore for RegistryStore<'_> {
                     blob
                 }
             };
-            self.count(|r| r.layers += 1);
             digests.push(digests_of_layer);
         }
         Ok(digests)
     }
 
     fn put_blob(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
-        self.ensure_blob("config", &descriptor.digest, descriptor.size, &mut bytes.to_vec())
+        self.ensure_blob(
+            "config",
+            &descriptor.digest,
+            descriptor.size,
+            &mut bytes.to_vec(),
+        )
     }
 
     fn put_manifest(&self, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
@@ -390,6 +395,7 @@ impl BlobStore for RegistryStore<'_> {
                 &descriptor.media_type,
                 bytes,
             )
+            .map(|_| ())
             .map_err(|m| self.error(format!("storing the manifest: {m}")))
     }
 }
