@@ -6,6 +6,7 @@ pub mod export;
 pub mod from_image;
 pub mod image;
 pub mod layers;
+pub mod load;
 pub mod merge;
 pub mod nix;
 pub mod pull;
