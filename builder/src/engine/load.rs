@@ -410,19 +410,4 @@ mod tests {
             )
         );
     }
-
-    #[test]
-    fn a_missing_socket_says_what_to_do() {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("none.sock");
-        let err = load(&socket, |_, _| Ok(())).unwrap_err().one_line();
-        assert!(
-            err.starts_with(&format!(
-                "container engine at {}: no such socket; is the engine running? start the engine (Docker:",
-                socket.display()
-            )),
-            "{err}"
-        );
-        assert!(err.contains("`podman system service`"), "{err}");
-    }
 }
