@@ -49,16 +49,19 @@ pub fn load(
     let stream = UnixStream::connect(socket).map_err(|e| Error::engine(&endpoint, advice(&e)))?;
     let target = format!("the engine's socket {endpoint}");
     if let Err(err) = send(&stream, &target, write_archive) {
-        // An engine that refuses the archive stops reading it; its answer says why,
-        // which is more use than the broken pipe.
-        if !matches!(err, Error::Write { .. }) {
+        // Only the socket fails a write here; reading the image fails otherwise.
+        let Error::Write { source, .. } = err else {
             return Err(err);
-        }
-        let _ = stream.set_read_timeout(Some(VERDICT_AFTER_FAILED_SEND));
-        return match read_answer(BufReader::new(&stream)) {
-            Err(Refusal::Refused(message)) => Err(Error::engine(endpoint, message)),
-            _ => Err(err),
         };
+        // An engine that refuses the archive stops reading it; its answer says why,
+        // which is more use than the broken pipe (which, as a write error, would
+        // even pass for a reader that chose to stop).
+        let _ = stream.set_read_timeout(Some(VERDICT_AFTER_FAILED_SEND));
+        let message = match read_answer(BufReader::new(&stream)) {
+            Err(Refusal::Refused(message)) => message,
+            _ => format!("it stopped reading the image without saying why ({source})"),
+        };
+        return Err(Error::engine(endpoint, message));
     }
     read_answer(BufReader::new(&stream)).map_err(|refusal| match refusal {
         Refusal::Refused(message) | Refusal::Unreadable(message) => {
@@ -388,11 +391,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_engine_that_stops_reading_is_heard_not_the_broken_pipe() {
+    /// The error of sending 64 MiB to an engine that reads 4 KiB and answers `answer`.
+    fn stopped_reading(answer: Vec<u8>) -> (String, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
-        let refusal = r#"{"errorDetail":{"message":"not a tar"},"error":"not a tar"}"#;
-        let (socket, server) = engine(dir.path(), 4096, answer("200 OK", refusal));
+        let (socket, server) = engine(dir.path(), 4096, answer);
         let err = load(&socket, |out, target| {
             let block = vec![b'x'; 1 << 20];
             for _ in 0..64 {
@@ -402,12 +404,20 @@ mod tests {
         })
         .unwrap_err();
         server.join().unwrap();
-        assert_eq!(
-            err.one_line(),
-            format!(
-                "container engine at {}: it refused the image: not a tar",
-                socket.display()
-            )
+        assert!(!err.is_broken_pipe(), "{err}");
+        (err.one_line(), socket)
+    }
+
+    #[test]
+    fn an_engine_that_stops_reading_is_heard_not_the_broken_pipe() {
+        let refusal = r#"{"errorDetail":{"message":"not a tar"},"error":"not a tar"}"#;
+        let (err, socket) = stopped_reading(answer("200 OK", refusal));
+        let engine = format!("container engine at {}", socket.display());
+        assert_eq!(err, format!("{engine}: it refused the image: not a tar"));
+        let (err, _) = stopped_reading(Vec::new());
+        assert!(
+            err.contains(": it stopped reading the image without saying why ("),
+            "{err}"
         );
     }
 }
