@@ -43,6 +43,11 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A container engine could not be reached through its API socket, or refused what it
+    /// was sent.
+    #[error("container engine at {endpoint}: {message}")]
+    Engine { endpoint: String, message: String },
+
     /// A bug in stowage: an invariant did not hold.
     #[error("internal error: {0}; please report this as a bug of stowage")]
     Internal(String),
@@ -92,6 +97,15 @@ impl Error {
     pub fn merge_input(archive: &Path, message: impl Into<String>) -> Self {
         Error::MergeInput {
             archive: archive.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// A problem with the container engine at `endpoint` (its socket, or the address
+    /// that named it).
+    pub fn engine(endpoint: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Engine {
+            endpoint: endpoint.into(),
             message: message.into(),
         }
     }

@@ -24,13 +24,14 @@ use crate::layering::{self, pipeline, AlgorithmName, FixedLayers, Settings};
 pub type Target = fn(&[u8]);
 
 /// Every target by name: the name is its corpus directory and its `fuzz/` binary.
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("conf", conf),
     ("attrs", attrs),
     ("graph_json", graph_json),
     ("graph_legacy", graph_legacy),
     ("pipeline", pipeline),
     ("base_image", base_image),
+    ("engine_answer", engine_answer),
 ];
 
 /// The name every target gives its input in errors.
@@ -102,6 +103,12 @@ pub fn base_image(data: &[u8]) {
         let _ = rootfs::flatten(&image.layers);
     }
     let _ = read_archive_images(&archive);
+}
+
+/// A container engine's answer to `stowage load`: the HTTP response and its stream of
+/// JSON messages.
+pub fn engine_answer(data: &[u8]) {
+    let _ = crate::engine::load::read_answer(data);
 }
 
 /// The store directory of every target's graphs.

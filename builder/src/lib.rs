@@ -11,6 +11,7 @@ pub mod cli;
 mod commands;
 mod conf;
 mod customisation;
+mod engine;
 pub mod error;
 pub mod fuzz;
 pub mod graph;

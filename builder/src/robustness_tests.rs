@@ -4,6 +4,9 @@
 //! run, and check what a fuzzer cannot see (nothing written outside the root, tags that
 //! round-trip); each case set is small enough to take seconds.
 
+use crate::engine::load::{read_answer, Refusal};
+use crate::engine::socket::{read_response, ChunkedWriter};
+use crate::error::Error;
 use crate::graph::{legacy, Graph};
 use crate::image::base::read_base_image;
 use crate::image::blob::blob_of;
@@ -14,6 +17,7 @@ use crate::registry::manifest::{self, Manifest, Platform};
 use crate::registry::reference::Reference;
 use crate::tar::digest::Sha256Digest;
 use proptest::prelude::*;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// A small valid docker-archive (one layer holding one file), to mangle.
@@ -105,6 +109,40 @@ proptest! {
             let wanted = Platform { os: "linux".into(), architecture: "amd64".into(), variant: None };
             let _ = manifest::select(&entries, &wanted);
         }
+    }
+
+    /// What an engine answers `stowage load`, mangled byte by byte and cut anywhere:
+    /// read or refused, and the refusal is one line.
+    #[test]
+    fn engine_answers_are_read_or_refused_in_one_line(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+        cut in any::<usize>(),
+    ) {
+        let valid = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+            25\r\n{\"stream\":\"Loaded image: a:latest\\n\"}\r\n0\r\n\r\n";
+        let mut mangled = mangle(valid.to_vec(), &flips);
+        mangled.truncate(cut % (mangled.len() + 1));
+        for answer in [&bytes, &mangled] {
+            if let Err(Refusal::Refused(m) | Refusal::Unreadable(m)) = read_answer(&answer[..]) {
+                prop_assert_eq!(Error::engine("/s", m).one_line().lines().count(), 1);
+            }
+        }
+    }
+
+    /// A chunked body reads back as it was written, however the writes fell.
+    #[test]
+    fn a_chunked_body_reads_back_whole(
+        pieces in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..8),
+    ) {
+        let mut body = ChunkedWriter::new(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec());
+        for piece in &pieces {
+            body.write_all(piece).unwrap();
+        }
+        let response = body.finish().unwrap();
+        let mut read = Vec::new();
+        read_response(&response[..]).unwrap().body.read_to_end(&mut read).unwrap();
+        prop_assert_eq!(read, pieces.concat());
     }
 
     #[test]

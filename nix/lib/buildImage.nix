@@ -58,6 +58,7 @@ let
   checks = import ./checks.nix;
   platform = import ./platform.nix;
   stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
+  runner = import ./runner.nix { inherit stowage tools system; };
   baseName = baseNameOf name;
   checkedSystem = platform.checkedSystem { inherit system hostSystem; };
   imagePlatform = platform.imagePlatform { inherit name architecture hostSystem; };
@@ -109,7 +110,8 @@ let
     let
       image = stowageDerivation attrs;
     in
-    image // passthru // {
+    # `load`: see runner.nix.
+    image // runner { name = baseName; inherit image; } // passthru // {
       imageName = attrs.imageName;
       imageTag = if attrs.imageTag == null then strings.storeHashPart image.outPath else attrs.imageTag;
       inherit meta;

@@ -24,7 +24,10 @@ let
     streamScript = stream;
   };
 in
-image // (args.passthru or { }) // {
+# `load`: see runner.nix (`stream.load` loads without building the archive).
+image
+// import ./runner.nix { inherit stowage tools system; } { name = baseNameOf name; inherit image; }
+// (args.passthru or { }) // {
   inherit (stream) imageName imageTag;
   inherit stream;
   streamScript = stream;

@@ -24,7 +24,7 @@ let
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
     exportImage = callLib ./exportImage.nix { };
     mergeImages = callLib ./mergeImages.nix { };
-    pullImage = import ./pullImage.nix { inherit stowage system hostSystem; };
+    pullImage = import ./pullImage.nix { inherit stowage tools system hostSystem; };
     # nix-shell in a container: the layered image nixShellImage.nix describes, streamed
     # or as an archive (gzip unless `compressor` says otherwise, as in nixpkgs).
     streamNixShellImage = args: lib.streamLayeredImage (nixShellImage args);

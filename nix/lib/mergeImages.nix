@@ -8,7 +8,7 @@
 # told apart by content) and names the result merge-docker-images, compressed as the
 # last input is. stowage reads the inputs in place: layers two images share are written
 # once, configs and layers byte for byte (image IDs and owners unchanged).
-{ stowage, system, ... }:
+{ stowage, tools, system }:
 
 images:
 let
@@ -27,9 +27,16 @@ if !builtins.isList images then
 else if images == [ ] then
   throw "stowage: mergeImages: the list of images is empty; give at least one image archive"
 else
-  stowageDerivation {
+  let
+    merged = stowageDerivation {
+      name = "merge-docker-images";
+      inherit system;
+      command = "merge-images";
+      images = checked;
+    };
+  in
+  # `load` (every image of the archive): see runner.nix.
+  merged // import ./runner.nix { inherit stowage tools system; } {
     name = "merge-docker-images";
-    inherit system;
-    command = "merge-images";
-    images = checked;
+    image = merged;
   }

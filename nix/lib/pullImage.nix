@@ -14,7 +14,7 @@
 # os/arch/variant), verifies every blob against its digest, and writes the layers as
 # served (gzip stays gzip) into an archive tagged finalImageName:finalImageTag, the same
 # bytes for the same image. The result works as fromImage.
-{ stowage, system, hostSystem }:
+{ stowage, tools, system, hostSystem }:
 let
   platform = import ./platform.nix;
   # nixpkgs' rule: the derivation name may hold neither `/` nor `:`.
@@ -58,7 +58,11 @@ in
 if hash != "" && sha256 != "" then
   throw "stowage: pullImage ${imageName}: give hash or sha256, not both"
 else
-  image // {
+  # `load`: see runner.nix.
+  image // import ./runner.nix { inherit stowage tools system; } {
+    name = fixName (baseNameOf finalImageName);
+    inherit image;
+  } // {
     imageName = finalImageName;
     imageTag = finalImageTag;
     inherit imageDigest;

@@ -59,6 +59,7 @@ let
   platform = import ./platform.nix;
   stowageBin = "${stowage}/bin/stowage";
   stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
+  runner = import ./runner.nix { inherit stowage tools system; };
   baseName = baseNameOf name;
   imageName = strings.toLower name;
   config' = checks.config name (if config == null then { } else config);
@@ -123,7 +124,8 @@ let
     };
   };
 in
-stream // passthru // {
+# `load`: see runner.nix.
+stream // runner { name = baseName; image = stream; } // passthru // {
   inherit imageName;
   imageTag = if tag == null then strings.storeHashPart stream.outPath else tag;
   # The stream script is the conf itself, behind its #! line.

@@ -1,5 +1,6 @@
 //! flake.nix, built offline: its `nixpkgs` input is overridden with a stand-in flake that
-//! this test generates, and `nix build .#image` must give the hello image.
+//! this test generates, and `nix build .#image` must give the hello image (and `nix run
+//! .#image.load` load it into Docker).
 //!
 //! The stand-in provides exactly the names flake.nix, nix/overlay.nix and nix/package.nix
 //! take from nixpkgs (flake.nix lists them), built from the locally built static stowage
@@ -248,6 +249,15 @@ fn nix_build_image_gives_the_hello_archive() {
     let cmd = archive.config["config"]["Cmd"].as_array().expect("a Cmd");
     assert_eq!(cmd[1..], ["echo", "Hello from a stowage image"]);
     assert!(!archive.layers.is_empty(), "the image has layers");
+}
+
+#[test]
+fn nix_run_image_load_loads_the_hello_image_into_docker() {
+    let fixture = Fixture::new();
+    // `nix run` finds the program by the passthru's meta.mainProgram. hello:latest is
+    // the tag other tests load the same image under, so it is left in place.
+    let loaded = run_stdout(fixture.nix("run", &[&format!("{}#image.load", fixture.flake)]));
+    assert_eq!(loaded, "Loaded image: hello:latest\n");
 }
 
 #[test]

@@ -3,8 +3,9 @@
 
 use crate::commands::image::OutputFormat;
 use crate::commands::layers::{self, Format, LayersRequest};
-use crate::commands::{export, image, merge, nix, pull, push};
-use crate::error::{Error, Result};
+use crate::commands::{export, image, load, merge, nix, pull, push};
+use crate::engine::endpoint::EngineChoice;
+use crate::error::{escape_controls, Error, Result};
 use crate::image::base::select::ImageChoice;
 use crate::image::descriptor::ManifestFormat;
 use crate::image::publish::PublishFormat;
@@ -101,6 +102,14 @@ pub enum Command {
         #[arg(value_name = "ARCHIVE", required = true)]
         inputs: Vec<PathBuf>,
     },
+    /// Load an image into a container engine through its API socket, with no archive
+    /// written anywhere; print the engine's `Loaded image: NAME:TAG` lines.
+    ///
+    /// IMAGE is a stream script or conf (streamLayeredImage: its archive is written
+    /// straight into the request) or a docker-archive (buildLayeredImage, buildImage;
+    /// plain, gzip or zstd: sent decompressed, which every engine takes). The engine is
+    /// Docker's ($DOCKER_HOST, else /var/run/docker.sock) unless --podman or --host.
+    Load(LoadArgs),
     /// Show how a closure's store paths would be layered, and why, without building.
     Layers(LayersArgs),
     /// Resolve an image in a registry and print the pullImage call that pins it (its
@@ -118,6 +127,23 @@ pub enum Command {
     /// Run as the builder of a Nix derivation (used by stowage's Nix library).
     #[command(subcommand)]
     Nix(NixArgs),
+}
+
+/// `stowage load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The stream script, conf or docker-archive.
+    pub image: PathBuf,
+    /// Load into podman's service: $CONTAINER_HOST, else the rootless socket in
+    /// $XDG_RUNTIME_DIR/podman, else /run/podman/podman.sock (start it with `podman
+    /// system service`).
+    #[arg(long, conflicts_with = "host")]
+    pub podman: bool,
+    /// The engine's API socket, as unix:///PATH.
+    #[arg(long, value_name = "unix:///PATH")]
+    pub host: Option<String>,
+    #[command(flatten)]
+    pub tag: RepoTagArg,
 }
 
 /// `stowage layers`.
@@ -305,6 +331,25 @@ pub fn run(cli: Cli) -> Result<()> {
             compress,
             inputs,
         } => merge::merge(&inputs, &output, compress),
+        Command::Load(args) => {
+            let engine = match (args.podman, args.host) {
+                (_, Some(address)) => EngineChoice::Host(address),
+                (true, None) => EngineChoice::Podman,
+                (false, None) => EngineChoice::Docker,
+            };
+            let loaded = load::load(&load::LoadRequest {
+                image: &args.image,
+                repo_tag: args.tag.repo_tag.as_deref(),
+                engine,
+            })?;
+            let lines: String = loaded
+                .iter()
+                .map(|line| escape_controls(line) + "\n")
+                .collect();
+            stdout_file()?
+                .write_all(lines.as_bytes())
+                .map_err(|e| Error::write("stdout", e))
+        }
         Command::Layers(args) => {
             let report = layers::report(&args.into())?;
             let mut out = stdout_file()?;

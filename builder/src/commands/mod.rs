@@ -7,6 +7,7 @@ pub mod from_image;
 pub mod image;
 pub mod image_input;
 pub mod layers;
+pub mod load;
 pub mod merge;
 pub mod nix;
 pub mod pull;

@@ -155,6 +155,23 @@ fn write_layer_at(
     Ok(digest)
 }
 
+/// The size of `plan`'s uncompressed archive, known before any layer is read (for
+/// progress reports): digests are of fixed length, so a trailer made with placeholder
+/// diff_ids is as long as the real one.
+pub fn archive_size(plan: &ImagePlan) -> u64 {
+    let layers: u64 = plan
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(index, layer)| {
+            member_header(plan, &layer_member(index), layer.size()).len() as u64
+                + tar::padded(layer.size())
+        })
+        .sum();
+    let placeholders = vec![Sha256Digest([0; 32]); plan.layers.len()];
+    layers + trailer(plan, &placeholders).len() as u64
+}
+
 /// Where each layer's bytes start in the archive (just after its member header).
 fn layer_offsets(plan: &ImagePlan) -> Vec<u64> {
     let mut position = 0u64;
