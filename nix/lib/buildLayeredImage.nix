@@ -24,9 +24,14 @@ let
     streamScript = stream;
   };
 in
-# `load`: see runner.nix (`stream.load` loads without building the archive).
+# `load` and `push`: see runner.nix (`stream.load` loads without building the archive;
+# `push` reads the stream script, so unchanged layers are known by their store paths).
 image
-// import ./runner.nix { inherit stowage tools system; } { name = baseNameOf name; inherit image; }
+// import ./runner.nix { inherit stowage tools system; } {
+  name = baseNameOf name;
+  inherit image;
+  pushable = stream;
+}
 // (args.passthru or { }) // {
   inherit (stream) imageName imageTag;
   inherit stream;

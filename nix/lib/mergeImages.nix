@@ -35,8 +35,10 @@ else
       images = checked;
     };
   in
-  # `load` (every image of the archive): see runner.nix.
+  # `load` (every image of the archive): see runner.nix. No `push`: a registry
+  # reference names one image.
   merged // import ./runner.nix { inherit stowage tools system; } {
     name = "merge-docker-images";
     image = merged;
+    pushable = null;
   }

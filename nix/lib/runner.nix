@@ -6,8 +6,8 @@
 #   nix run .#image.load
 #
 # One mechanism for every stowage subcommand that takes an image as its first argument:
-# `load` now; another (`push`, say) is one more line in the set at the end, and every
-# image function gets it. The executable is a two-line script for the shell of `tools`
+# `load` and `push`; another is one more line in the set at the end, and every image
+# function gets it. The executable is a two-line script for the shell of `tools`
 # (the library's argument), written by `stowage nix write-tree`, so building it runs no
 # shell; its closure is stowage, that shell and the image. `meta.mainProgram` names it,
 # so `nix run` finds it.
@@ -19,10 +19,14 @@
   name,
   # The derivation the subcommand reads: a stream script or an image archive.
   image,
+  # What `push` reads, when it is not `image`: buildLayeredImage pushes its stream
+  # script, whose store layers are known by their paths (an archive is read whole).
+  # null: no `push` (an archive of several images: mergeImages).
+  pushable ? image,
 }:
 let
   stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
-  runner = subcommand:
+  runner = subcommand: image:
     let
       program = "${subcommand}-${name}";
     in
@@ -43,5 +47,11 @@ in
 {
   # Loads the image into a container engine, streamed through its API socket with no
   # archive written (`stowage load`; arguments: --podman, --host unix:///PATH, -t).
-  load = runner "load";
+  load = runner "load" image;
 }
+// (if pushable == null then { } else {
+  # Pushes the image to a registry, sending only the layers it lacks (`stowage push`;
+  # arguments: docker://REGISTRY/NAME[:TAG], --creds, --authfile, --cert-dir, …):
+  #   nix run .#image.push -- docker://registry.example.com/app:1.0
+  push = runner "push" pushable;
+})
