@@ -359,7 +359,8 @@ impl Registry {
     }
 
     /// Sends a request to the URL `url` (an upload's), retried after a 401 only when
-    /// its body can be sent again; a stream's 401 is the error.
+    /// its body can be sent again; a stream's 401 is the error, after which a pusher
+    /// can [`Registry::authorize`] again and resume from [`Registry::upload_status`].
     fn request_at(
         &mut self,
         method: Method,
@@ -372,7 +373,9 @@ impl Registry {
             stream => {
                 let response = self.call(method.clone(), url, headers, stream)?;
                 return match response.status().as_u16() {
-                    401 => Err(self.refused(url)),
+                    401 => Err(format!(
+                        "{method} {url}: the registry asked for authentication again (an expired token?), and a streamed body cannot be sent twice: authorize again, then resume from the upload's status"
+                    )),
                     _ => Ok(response),
                 };
             }
@@ -867,6 +870,245 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::auth::{AuthArgs, Login};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    /// A request as the fake registry saw it.
+    struct Seen {
+        line: String,
+        headers: Vec<String>,
+        body: Vec<u8>,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find_map(|h| {
+                let (key, value) = h.split_once(':')?;
+                key.eq_ignore_ascii_case(name).then(|| value.trim())
+            })
+        }
+    }
+
+    /// A fake registry on 127.0.0.1 speaking plain HTTP, one request per connection
+    /// (a TLS handshake is dropped, so the client falls back to HTTP). `answer` gets
+    /// its own host and each request, and returns the status, headers and body; every
+    /// request is also logged, as `METHOD TARGET`, into the returned log.
+    fn fake_registry(
+        answer: impl Fn(&str, &Seen) -> (u16, Vec<String>, Vec<u8>) + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (own, seen_log) = (host.clone(), log.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut reader = BufReader::new(stream.unwrap());
+                if reader.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
+                    continue;
+                }
+                let mut lines = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    lines.push(line.trim().to_owned());
+                }
+                let mut seen = Seen {
+                    line: lines.first().cloned().unwrap_or_default(),
+                    headers: lines.into_iter().skip(1).collect(),
+                    body: Vec::new(),
+                };
+                let length = seen
+                    .header("content-length")
+                    .map_or(0, |v| v.parse().unwrap());
+                (&mut reader)
+                    .take(length)
+                    .read_to_end(&mut seen.body)
+                    .unwrap();
+                let (status, headers, body) = answer(&own, &seen);
+                // A HEAD's answer states the length of what a GET would send.
+                let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+                if !headers.iter().any(|h| h.starts_with("Content-Length")) {
+                    head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+                }
+                for header in headers {
+                    head.push_str(&format!("{header}\r\n"));
+                }
+                let stream = reader.get_mut();
+                let _ = stream.write_all(format!("{head}\r\n").as_bytes());
+                let _ = stream.write_all(&body);
+                seen_log.lock().unwrap().push(seen);
+            }
+        });
+        (host, log)
+    }
+
+    fn credentials(creds: &str) -> Login {
+        let args = AuthArgs {
+            authfile: None,
+            creds: Some(creds.into()),
+        };
+        crate::registry::auth::login(&args, "unused").unwrap()
+    }
+
+    fn connect(host: &str, login: Login) -> Registry {
+        let access = Access {
+            tls_verify: true,
+            cert_dir: None,
+            login,
+        };
+        Registry::new(host, access).unwrap()
+    }
+
+    /// A registry that wants a token from its own realm, given only for alice's
+    /// password and the scope `repository:a:pull,push`; with it, it takes uploads.
+    fn token_registry() -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let alice = creds_header("alice:pw");
+        fake_registry(move |host, seen| {
+            let target = seen.line.split(' ').nth(1).unwrap_or("");
+            let authorization = seen.header("authorization").unwrap_or("");
+            let challenge =
+                format!("WWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"fake\"");
+            let scope = "/token?service=fake&scope=repository%3Aa%3Apull%2Cpush";
+            match (target, authorization) {
+                (t, a) if t == scope && a == alice => (200, vec![], br#"{"token":"t1"}"#.to_vec()),
+                (t, _) if t.starts_with("/token") => (401, vec![], vec![]),
+                (_, a) if a != "Bearer t1" => (401, vec![challenge], vec![]),
+                ("/v2/a/blobs/uploads/", _) => {
+                    (202, vec!["Location: /v2/a/blobs/uploads/u1".into()], vec![])
+                }
+                ("/v2/a/blobs/uploads/u1", _) => (
+                    202,
+                    vec![
+                        format!("Location: http://{host}/v2/a/blobs/uploads/u2"),
+                        format!("Range: 0-{}", seen.body.len() - 1),
+                    ],
+                    vec![],
+                ),
+                (t, _) if t.starts_with("/v2/a/blobs/uploads/u2?digest=") => {
+                    let digest = t.rsplit('=').next().unwrap().replace("%3A", ":");
+                    (
+                        201,
+                        vec![format!("Docker-Content-Digest: {digest}")],
+                        vec![],
+                    )
+                }
+                _ => (404, vec![], vec![]),
+            }
+        })
+    }
+
+    fn creds_header(pair: &str) -> String {
+        match credentials(pair) {
+            Login::Found(c) => c.basic_header(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_token_for_the_push_scopes_is_settled_before_a_streamed_upload() {
+        let (host, log) = token_registry();
+        let mut registry = connect(&host, credentials("alice:pw"));
+        registry
+            .authorize(&[repository_scope("a", "pull,push")])
+            .unwrap();
+        let UploadStart::Session(url) = registry.start_upload("a", None).unwrap() else {
+            panic!("mounted without a mount")
+        };
+        let mut chunk: &[u8] = b"hello";
+        let progress = registry.upload_chunk(&url, 0, 5, &mut chunk).unwrap();
+        assert_eq!(progress.received, 5);
+        assert_eq!(
+            progress.url.0,
+            format!("http://{host}/v2/a/blobs/uploads/u2")
+        );
+        registry
+            .finish_upload(&progress.url, &Digest::of(b"hello"), None)
+            .unwrap();
+        let log = log.lock().unwrap();
+        let lines: Vec<&str> = log.iter().map(|s| s.line.as_str()).collect();
+        assert_eq!(lines[0], "GET /v2/ HTTP/1.1", "{lines:?}");
+        assert!(lines[1].starts_with("GET /token?"), "{lines:?}");
+        assert_eq!(lines[2], "GET /v2/ HTTP/1.1", "{lines:?}");
+        let patch = log.iter().find(|s| s.line.starts_with("PATCH")).unwrap();
+        assert_eq!(patch.header("content-range"), Some("0-4"));
+        assert_eq!(patch.header("authorization"), Some("Bearer t1"));
+        assert_eq!(patch.body, b"hello");
+        let put = log.iter().find(|s| s.line.starts_with("PUT")).unwrap();
+        assert_eq!(put.header("content-length"), Some("0"));
+    }
+
+    #[test]
+    fn wrong_credentials_at_the_token_realm_are_one_error() {
+        let (host, _) = token_registry();
+        let mut registry = connect(&host, credentials("alice:wrong"));
+        let err = registry
+            .authorize(&[repository_scope("a", "pull,push")])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            format!("registry {host} refused the credentials of user \"alice\" (from --creds) for repository:a:pull,push: check them or log in again")
+        );
+        let mut registry = connect(&host, Login::NotFound(vec!["/h/auth.json".into()]));
+        let err = registry.blob_size("a", &Digest::of(b"")).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "getting a token from http://{host}/token: HTTP 401"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_checked_then_sent_with_every_request() {
+        let alice = creds_header("alice:pw");
+        let (host, log) = fake_registry(move |_, seen| match seen.header("authorization") {
+            Some(a) if a == alice => (200, vec!["Content-Length: 7".into()], vec![]),
+            _ => (
+                401,
+                vec!["WWW-Authenticate: Basic realm=\"r\"".into()],
+                vec![],
+            ),
+        });
+        let mut registry = connect(&host, credentials("alice:pw"));
+        registry.authorize(&[]).unwrap();
+        assert_eq!(registry.blob_size("a", &Digest::of(b"")).unwrap(), Some(7));
+        assert_eq!(
+            log.lock().unwrap().len(),
+            3,
+            "the HEAD was not sent with the credentials"
+        );
+
+        let mut registry = connect(&host, credentials("alice:wrong"));
+        let err = registry.authorize(&[]).unwrap_err();
+        assert!(
+            err.contains("refused the credentials of user \"alice\" (from --creds)"),
+            "{err}"
+        );
+        let mut registry = connect(&host, Login::NotFound(vec!["/h/auth.json".into()]));
+        let err = registry.authorize(&[]).unwrap_err();
+        assert_eq!(
+            err,
+            format!("registry {host} wants credentials, and stowage found none for it (looked in /h/auth.json): give them with --authfile FILE or --creds USER:PASSWORD, or log in with podman login {host} or docker login {host}")
+        );
+    }
+
+    #[test]
+    fn an_upload_location_elsewhere_is_refused() {
+        let (host, _) = fake_registry(|_, _| {
+            (
+                202,
+                vec!["Location: http://evil.example/v2/a/blobs/uploads/u".into()],
+                vec![],
+            )
+        });
+        let mut registry = connect(&host, Login::Anonymous);
+        let err = registry.start_upload("a", None).unwrap_err();
+        assert!(err.contains("refusing to send data there"), "{err}");
+    }
 
     #[test]
     fn challenges_are_parsed_with_quoted_commas() {
