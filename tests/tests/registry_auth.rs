@@ -176,3 +176,46 @@ fn the_fixture_counts_the_bytes_clients_send() {
         "{again} bytes counted for a push of nothing new"
     );
 }
+
+#[test]
+fn the_client_certificate_of_the_cert_dir_is_sent() {
+    let dir = temp_dir();
+    let registry = Registry::start_with(RegistryOptions {
+        client_certificates: true,
+        ..RegistryOptions::default()
+    });
+    let image = tiny_image(dir.path(), b"hello to a client certificate\n");
+    let digest = registry.push(&image, "hello", "v1", dir.path());
+    let reference = format!("{}/hello@{digest}", registry.host);
+    let cert_dir = registry.cert_dir().expect("a TLS registry");
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("create HOME");
+    let prefetch = |cert_dir: &Path| {
+        let cert_dir = cert_dir.to_str().expect("a UTF-8 path");
+        isolated_prefetch(&reference, &["--cert-dir", cert_dir], &home)
+    };
+    let out = run_stdout(prefetch(&cert_dir));
+    assert_eq!(field(&out, "imageDigest"), digest);
+
+    // The CA alone: the registry ends the handshake.
+    let ca_only = dir.path().join("ca-only");
+    std::fs::create_dir_all(&ca_only).expect("create a cert dir");
+    std::fs::copy(cert_dir.join("ca.crt"), ca_only.join("ca.crt")).expect("copy the CA");
+    let err = one_line(prefetch(&ca_only));
+    assert!(
+        err.contains(&format!("GET https://{}/v2/", registry.host)),
+        "{err}"
+    );
+
+    // A certificate without its key is the cert dir's fault, said before connecting.
+    std::fs::copy(cert_dir.join("client.cert"), ca_only.join("client.cert"))
+        .expect("copy the client certificate");
+    let err = one_line(prefetch(&ca_only));
+    assert!(
+        err.ends_with(&format!(
+            "--cert-dir {}: a client certificate is one NAME.cert with its NAME.key, and there are 1 .cert and 0 .key files",
+            ca_only.display()
+        )),
+        "{err}"
+    );
+}

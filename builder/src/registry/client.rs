@@ -393,9 +393,9 @@ impl Registry {
     }
 
     /// Sends one request to `/v2/<path>`, trying the schemes still possible in order;
-    /// the first that connects is kept for every later request. A certificate that
-    /// fails verification is the error at once: the registry speaks TLS, so plain HTTP
-    /// is no way out.
+    /// the first that connects is kept for every later request. A TLS handshake that
+    /// fails on a certificate is the error at once: the registry speaks TLS, so plain
+    /// HTTP is no way out.
     fn send(
         &mut self,
         method: Method,
@@ -411,7 +411,7 @@ impl Registry {
                     self.schemes = vec![scheme];
                     return Ok(response);
                 }
-                Err(e) if is_untrusted_certificate(&e) => return Err(describe(&method, &url, &e)),
+                Err(e) if is_tls_refusal(&e) => return Err(describe(&method, &url, &e)),
                 Err(e) => last_error = describe(&method, &url, &e),
             }
         }
@@ -737,22 +737,34 @@ fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// True when `error` is a server certificate that failed verification.
-fn is_untrusted_certificate(error: &ureq::Error) -> bool {
-    let rustls_error = match error {
+/// The rustls error a failed request carries, if any.
+fn tls_error(error: &ureq::Error) -> Option<&rustls::Error> {
+    match error {
         ureq::Error::Rustls(e) => Some(e),
         ureq::Error::Io(e) => e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
         _ => None,
-    };
-    matches!(rustls_error, Some(rustls::Error::InvalidCertificate(_)))
+    }
 }
 
-/// A failed request as one message; an untrusted certificate says what to do.
+/// True when the registry speaks TLS but the handshake failed: its certificate is not
+/// trusted, or it refused ours (or the lack of one). Plain HTTP is then no way out.
+fn is_tls_refusal(error: &ureq::Error) -> bool {
+    matches!(
+        tls_error(error),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_))
+    )
+}
+
+/// A failed request as one message; a failed TLS handshake says what to do.
 fn describe(method: &Method, url: &str, error: &ureq::Error) -> String {
-    let hint = if is_untrusted_certificate(error) {
-        ": give the directory of the CA certificate (*.crt) that signed it with --cert-dir DIR, or skip verification with --tls-verify=false"
-    } else {
-        ""
+    let hint = match tls_error(error) {
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            ": give the directory of the CA certificate (*.crt) that signed it with --cert-dir DIR, or skip verification with --tls-verify=false"
+        }
+        Some(rustls::Error::AlertReceived(_)) => {
+            ": the registry refused the TLS handshake; if it wants a client certificate, put it in a --cert-dir DIR as NAME.cert with its NAME.key"
+        }
+        _ => "",
     };
     format!("{method} {url}: {error}{hint}")
 }

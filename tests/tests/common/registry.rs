@@ -26,6 +26,9 @@ pub struct RegistryOptions {
     /// TLS with a certificate for IP 127.0.0.1 signed by a CA of the fixture's own, in
     /// [`Registry::cert_dir`].
     pub tls: bool,
+    /// TLS (whatever `tls` says) demanding a client certificate signed by that CA: one
+    /// is in the cert dir too, as `client.cert` and `client.key`.
+    pub client_certificates: bool,
 }
 
 impl RegistryOptions {
@@ -34,6 +37,7 @@ impl RegistryOptions {
         RegistryOptions {
             user: Some((user.to_owned(), password.to_owned())),
             tls: true,
+            client_certificates: false,
         }
     }
 }
@@ -64,13 +68,17 @@ impl Registry {
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {upstream}\n",
             storage.display()
         );
-        if options.tls {
-            let (certificate, key) = make_certificates(dir.path());
+        if options.tls || options.client_certificates {
+            let (certificate, key) = make_certificates(dir.path(), options.client_certificates);
             config.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 certificate.display(),
                 key.display()
             ));
+            if options.client_certificates {
+                let ca = dir.path().join("certs/ca.crt");
+                config.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+            }
         }
         if let Some((user, password)) = &options.user {
             let htpasswd = dir.path().join("htpasswd");
@@ -117,7 +125,11 @@ impl Registry {
     /// certificate, for `--cert-dir` (stowage) and `--dest-cert-dir` (skopeo); `None`
     /// without TLS.
     pub fn cert_dir(&self) -> Option<PathBuf> {
-        self.options.tls.then(|| self.dir.path().join("certs"))
+        self.speaks_tls().then(|| self.dir.path().join("certs"))
+    }
+
+    fn speaks_tls(&self) -> bool {
+        self.options.tls || self.options.client_certificates
     }
 
     /// The registry's log (level info: one line per request).
@@ -209,10 +221,15 @@ impl Registry {
         if let Some(dir) = self.cert_dir() {
             cmd.arg("--cacert").arg(dir.join("ca.crt"));
         }
+        if self.options.client_certificates {
+            let dir = self.dir.path().join("certs");
+            cmd.arg("--cert").arg(dir.join("client.cert"));
+            cmd.arg("--key").arg(dir.join("client.key"));
+        }
         if let Some(creds) = self.creds() {
             cmd.arg("-u").arg(creds);
         }
-        let scheme = if self.options.tls { "https" } else { "http" };
+        let scheme = if self.speaks_tls() { "https" } else { "http" };
         cmd.arg(format!("{scheme}://{}/v2/{path}", self.host));
         cmd
     }
@@ -266,38 +283,59 @@ fn free_port() -> u16 {
 
 /// A CA and a certificate it signed for IP 127.0.0.1 (as a server certificate must be:
 /// rustls refuses a self-signed CA certificate as a server's). The CA goes into
-/// `dir/certs/ca.crt`; returns the server's certificate and key.
-fn make_certificates(dir: &Path) -> (PathBuf, PathBuf) {
+/// `dir/certs/ca.crt`, and with `client`, a client certificate it signed into
+/// `dir/certs/client.cert` and `client.key`; returns the server's certificate and key.
+fn make_certificates(dir: &Path, client: bool) -> (PathBuf, PathBuf) {
     let certs = dir.join("certs");
     std::fs::create_dir_all(&certs).expect("create the cert dir");
-    let (ca, ca_key) = (certs.join("ca.crt"), dir.join("ca.key"));
-    let (server, server_key) = (dir.join("server.crt"), dir.join("server.key"));
-    let (request, extensions) = (dir.join("server.csr"), dir.join("server.ext"));
-    let new_key = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
+    let ca = (certs.join("ca.crt"), dir.join("ca.key"));
     run(command(
         "openssl",
         ["req", "-x509", "-days", "2", "-subj", "/CN=stowage test CA"],
     )
-    .args(new_key)
+    .args(NEW_KEY)
     .arg("-keyout")
-    .arg(&ca_key)
+    .arg(&ca.1)
     .arg("-out")
-    .arg(&ca));
-    run(command("openssl", ["req", "-subj", "/CN=127.0.0.1"])
-        .args(new_key)
+    .arg(&ca.0));
+    if client {
+        let pair = (certs.join("client.cert"), certs.join("client.key"));
+        sign(
+            &ca,
+            &pair,
+            "/CN=stowage test client",
+            "extendedKeyUsage=clientAuth",
+        );
+    }
+    let server = (dir.join("server.crt"), dir.join("server.key"));
+    let extensions = "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth";
+    sign(&ca, &server, "/CN=127.0.0.1", extensions);
+    server
+}
+
+/// openssl's arguments for a new P-256 key, unencrypted.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
+/// Makes the certificate and key `pair` for `subject`, signed by the CA `ca`
+/// (certificate, key), with `extensions` besides those of a leaf certificate.
+fn sign(ca: &(PathBuf, PathBuf), pair: &(PathBuf, PathBuf), subject: &str, extensions: &str) {
+    let request = pair.0.with_extension("csr");
+    let extension_file = pair.0.with_extension("ext");
+    run(command("openssl", ["req", "-subj", subject])
+        .args(NEW_KEY)
         .arg("-keyout")
-        .arg(&server_key)
+        .arg(&pair.1)
         .arg("-out")
         .arg(&request));
     std::fs::write(
-        &extensions,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+        &extension_file,
+        format!("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n{extensions}\n"),
     )
     .expect("write the extensions");
     run(
@@ -305,15 +343,17 @@ fn make_certificates(dir: &Path) -> (PathBuf, PathBuf) {
             .arg("-in")
             .arg(&request)
             .arg("-CA")
-            .arg(&ca)
+            .arg(&ca.0)
             .arg("-CAkey")
-            .arg(&ca_key)
+            .arg(&ca.1)
             .arg("-extfile")
-            .arg(&extensions)
+            .arg(&extension_file)
             .arg("-out")
-            .arg(&server),
+            .arg(&pair.0),
     );
-    (server, server_key)
+    // The cert dir holds only what clients read.
+    let _ = std::fs::remove_file(request);
+    let _ = std::fs::remove_file(extension_file);
 }
 
 /// A TCP proxy from a port of its own to `upstream`, counting the bytes clients send.
