@@ -7,7 +7,7 @@
 mod common;
 
 use std::borrow::BorrowMut;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::registry::{field, prefetch_command, tiny_image, Registry, RegistryOptions};
@@ -33,14 +33,37 @@ fn isolated_prefetch(image: &str, args: &[&str], home: &Path) -> Command {
     cmd
 }
 
-/// A private registry holding the tiny image as `hello:v1`; returns it, the image
-/// reference by digest, and the digest.
-fn private_registry_with_image(dir: &Path) -> (Registry, String, String) {
+/// A private registry holding the tiny image as `hello:v1`, and what the tests use of
+/// it.
+struct Private {
+    registry: Registry,
+    /// The image by digest.
+    reference: String,
+    digest: String,
+    cert_dir: String,
+    /// An empty HOME in the test's directory.
+    home: PathBuf,
+}
+
+fn private_registry_with_image(dir: &Path) -> Private {
     let registry = Registry::start_with(RegistryOptions::private(USER, PASSWORD));
     let image = tiny_image(dir, b"hello from a private registry\n");
     let digest = registry.push(&image, "hello", "v1", dir);
-    let reference = format!("{}/hello@{digest}", registry.host);
-    (registry, reference, digest)
+    let cert_dir = registry.cert_dir().expect("a TLS registry");
+    Private {
+        reference: format!("{}/hello@{digest}", registry.host),
+        digest,
+        cert_dir: cert_dir.to_str().expect("a UTF-8 path").to_owned(),
+        home: empty_home(dir),
+        registry,
+    }
+}
+
+/// An empty directory for HOME in `dir`.
+fn empty_home(dir: &Path) -> PathBuf {
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).expect("create HOME");
+    home
 }
 
 /// The one line of a failing command's stderr.
@@ -54,11 +77,14 @@ fn one_line(mut cmd: impl BorrowMut<Command>) -> String {
 #[test]
 fn credentials_from_each_source_reach_a_private_registry_over_tls() {
     let dir = temp_dir();
-    let (registry, reference, digest) = private_registry_with_image(dir.path());
-    let cert_dir = registry.cert_dir().expect("a TLS registry");
-    let cert_dir = cert_dir.to_str().expect("a UTF-8 path");
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("create HOME");
+    let Private {
+        registry,
+        reference,
+        digest,
+        cert_dir,
+        home,
+    } = private_registry_with_image(dir.path());
+    let cert_dir = cert_dir.as_str();
     let auth_file = registry.auth_file(dir.path(), USER, PASSWORD);
 
     // $REGISTRY_AUTH_FILE, as podman and skopeo read it.
@@ -89,11 +115,14 @@ fn credentials_from_each_source_reach_a_private_registry_over_tls() {
 #[test]
 fn wrong_or_missing_credentials_are_one_clear_error() {
     let dir = temp_dir();
-    let (registry, reference, _) = private_registry_with_image(dir.path());
-    let cert_dir = registry.cert_dir().expect("a TLS registry");
-    let cert_dir = cert_dir.to_str().expect("a UTF-8 path");
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("create HOME");
+    let Private {
+        registry,
+        reference,
+        cert_dir,
+        home,
+        ..
+    } = private_registry_with_image(dir.path());
+    let cert_dir = cert_dir.as_str();
 
     let wrong = registry.auth_file(dir.path(), USER, "not the password");
     let mut cmd = isolated_prefetch(&reference, &["--cert-dir", cert_dir], &home);
@@ -124,10 +153,15 @@ fn wrong_or_missing_credentials_are_one_clear_error() {
 #[test]
 fn an_untrusted_certificate_says_how_to_trust_it() {
     let dir = temp_dir();
-    let (_registry, reference, digest) = private_registry_with_image(dir.path());
+    // Bound, not `..`: the rest of the struct would be dropped, the registry with it.
+    let Private {
+        registry: _registry,
+        reference,
+        digest,
+        home,
+        ..
+    } = private_registry_with_image(dir.path());
     let creds = format!("{USER}:{PASSWORD}");
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("create HOME");
 
     // A loopback registry may speak plain HTTP, but this one speaks TLS: no fallback.
     let err = one_line(isolated_prefetch(&reference, &["--creds", &creds], &home));
@@ -188,8 +222,7 @@ fn the_client_certificate_of_the_cert_dir_is_sent() {
     let digest = registry.push(&image, "hello", "v1", dir.path());
     let reference = format!("{}/hello@{digest}", registry.host);
     let cert_dir = registry.cert_dir().expect("a TLS registry");
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("create HOME");
+    let home = empty_home(dir.path());
     let prefetch = |cert_dir: &Path| {
         let cert_dir = cert_dir.to_str().expect("a UTF-8 path");
         isolated_prefetch(&reference, &["--cert-dir", cert_dir], &home)

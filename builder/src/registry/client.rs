@@ -104,6 +104,23 @@ pub struct FetchedManifest {
     pub media_type: Option<String>,
 }
 
+/// Where a request goes: a path under the registry's `/v2/`, or a URL it named (an
+/// upload's, checked).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Api(&'a str),
+    Url(&'a str),
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Api(path) => write!(f, "/v2/{path}"),
+            Target::Url(url) => f.write_str(url),
+        }
+    }
+}
+
 /// A request body: bytes that can be sent again, or a stream of a known length that
 /// cannot.
 enum Outgoing<'a> {
@@ -165,13 +182,13 @@ impl Registry {
     /// GETs `/v2/<path>` accepting `accept`, authenticating when the registry asks. Any
     /// status but a second 401 comes back; the caller says what it means.
     pub fn get(&mut self, path: &str, accept: &str) -> Result<Response<Body>, String> {
-        self.request(Method::GET, path, &[("Accept", accept)], &[])
+        self.request(Method::GET, Target::Api(path), &[("Accept", accept)], &[])
     }
 
     /// HEADs the blob `digest` of `repository`: its size when the repository has it.
     pub fn blob_size(&mut self, repository: &str, digest: &Digest) -> Result<Option<u64>, String> {
         let path = format!("{repository}/blobs/{digest}");
-        let mut response = self.request(Method::HEAD, &path, &[], &[])?;
+        let mut response = self.request(Method::HEAD, Target::Api(&path), &[], &[])?;
         match response.status().as_u16() {
             200 => header(&response, "content-length")
                 .and_then(|v| v.parse().ok())
@@ -194,7 +211,7 @@ impl Registry {
             format!("?mount={digest}&from={}", percent_encode(from))
         });
         let path = format!("{repository}/blobs/uploads/{query}");
-        let mut response = self.request(Method::POST, &path, &[], &[])?;
+        let mut response = self.request(Method::POST, Target::Api(&path), &[], &[])?;
         match response.status().as_u16() {
             201 if mount.is_some() => Ok(UploadStart::Mounted),
             202 => Ok(UploadStart::Session(self.location(&response)?)),
@@ -215,16 +232,12 @@ impl Registry {
         chunk: &mut dyn Read,
     ) -> Result<Progress, String> {
         let range = format!("{offset}-{}", (offset + length).saturating_sub(1));
-        let mut headers = vec![("Content-Type", "application/octet-stream")];
-        if length > 0 {
-            headers.push(("Content-Range", &range));
-        }
-        let mut response = self.request_at(
-            Method::PATCH,
-            &url.0,
-            &headers,
-            Outgoing::Stream(chunk, length),
-        )?;
+        let headers: &[(&str, &str)] = if length > 0 {
+            &[("Content-Range", &range)]
+        } else {
+            &[]
+        };
+        let mut response = self.stream(Method::PATCH, &url.0, headers, chunk, length)?;
         match response.status().as_u16() {
             202 => self.progress(&response),
             _ => Err(failure(&mut response, "uploading a chunk")),
@@ -242,15 +255,11 @@ impl Registry {
     ) -> Result<(), String> {
         let separator = if url.0.contains('?') { '&' } else { '?' };
         let target = format!("{}{separator}digest={digest}", url.0);
-        let (headers, body) = match last {
-            Some((reader, length)) => (
-                vec![("Content-Type", "application/octet-stream")],
-                Outgoing::Stream(reader, length),
-            ),
-            None => (Vec::new(), Outgoing::Bytes(&[])),
+        let mut response = match last {
+            Some((reader, length)) => self.stream(Method::PUT, &target, &[], reader, length)?,
+            None => self.request(Method::PUT, Target::Url(&target), &[], &[])?,
         };
         let what = format!("blob {digest}");
-        let mut response = self.request_at(Method::PUT, &target, &headers, body)?;
         if response.status() != 201 {
             return Err(failure(
                 &mut response,
@@ -263,7 +272,7 @@ impl Registry {
     /// How far the session at `url` is, to resume an upload that was cut off; `None`
     /// when the registry no longer knows the session (it expired: start again).
     pub fn upload_status(&mut self, url: &UploadUrl) -> Result<Option<Progress>, String> {
-        let mut response = self.request_at(Method::GET, &url.0, &[], Outgoing::Bytes(&[]))?;
+        let mut response = self.request(Method::GET, Target::Url(&url.0), &[], &[])?;
         match response.status().as_u16() {
             204 => self.progress(&response).map(Some),
             404 => Ok(None),
@@ -282,7 +291,7 @@ impl Registry {
     ) -> Result<Digest, String> {
         let path = format!("{repository}/manifests/{reference}");
         let headers = [("Content-Type", media_type)];
-        let mut response = self.request(Method::PUT, &path, &headers, bytes)?;
+        let mut response = self.request(Method::PUT, Target::Api(&path), &headers, bytes)?;
         let what = format!("manifest {repository}:{reference}");
         if response.status() != 201 {
             return Err(failure(&mut response, &format!("putting {what}")));
@@ -301,7 +310,8 @@ impl Registry {
         accept: &str,
     ) -> Result<Option<ManifestHead>, String> {
         let path = format!("{repository}/manifests/{reference}");
-        let mut response = self.request(Method::HEAD, &path, &[("Accept", accept)], &[])?;
+        let mut response =
+            self.request(Method::HEAD, Target::Api(&path), &[("Accept", accept)], &[])?;
         match response.status().as_u16() {
             200 => Ok(Some(ManifestHead {
                 digest: header(&response, "docker-content-digest")
@@ -337,57 +347,61 @@ impl Registry {
         }
     }
 
-    /// Sends a request to `/v2/<path>` whose body can be sent again: once, and once more
-    /// after answering a 401. A second 401 is the error.
+    /// Sends a request whose body can be sent again: once, and once more after
+    /// answering a 401. A second 401 is the error.
     fn request(
         &mut self,
         method: Method,
-        path: &str,
+        target: Target<'_>,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response<Body>, String> {
-        let response = self.send(method.clone(), path, headers, body)?;
+        let response = self.dispatch(method.clone(), target, headers, body)?;
         if response.status() != 401 {
             return Ok(response);
         }
         self.answer(&response)?;
-        let response = self.send(method, path, headers, body)?;
+        let response = self.dispatch(method, target, headers, body)?;
         if response.status() == 401 {
-            return Err(self.refused(&format!("/v2/{path}")));
+            return Err(self.refused(&target.to_string()));
         }
         Ok(response)
     }
 
-    /// Sends a request to the URL `url` (an upload's), retried after a 401 only when
-    /// its body can be sent again; a stream's 401 is the error, after which a pusher
-    /// can [`Registry::authorize`] again and resume from [`Registry::upload_status`].
-    fn request_at(
+    /// Sends one request to `target`: an API path through [`Registry::send`], a URL
+    /// as it is.
+    fn dispatch(
+        &mut self,
+        method: Method,
+        target: Target<'_>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response<Body>, String> {
+        match target {
+            Target::Api(path) => self.send(method, path, headers, body),
+            Target::Url(url) => self.call(method, url, headers, Outgoing::Bytes(body)),
+        }
+    }
+
+    /// Streams `length` bytes of `reader` to the URL `url` (an upload's), with
+    /// `headers` besides its type and length. It cannot be sent twice, so a 401 is the
+    /// error, after which a pusher can [`Registry::authorize`] again and resume from
+    /// [`Registry::upload_status`].
+    fn stream(
         &mut self,
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
-        body: Outgoing<'_>,
+        reader: &mut dyn Read,
+        length: u64,
     ) -> Result<Response<Body>, String> {
-        let bytes = match body {
-            Outgoing::Bytes(bytes) => bytes,
-            stream => {
-                let response = self.call(method.clone(), url, headers, stream)?;
-                return match response.status().as_u16() {
-                    401 => Err(format!(
-                        "{method} {url}: the registry asked for authentication again (an expired token?), and a streamed body cannot be sent twice: authorize again, then resume from the upload's status"
-                    )),
-                    _ => Ok(response),
-                };
-            }
-        };
-        let response = self.call(method.clone(), url, headers, Outgoing::Bytes(bytes))?;
-        if response.status() != 401 {
-            return Ok(response);
-        }
-        self.answer(&response)?;
-        let response = self.call(method, url, headers, Outgoing::Bytes(bytes))?;
+        let mut all = vec![("Content-Type", "application/octet-stream")];
+        all.extend_from_slice(headers);
+        let response = self.call(method.clone(), url, &all, Outgoing::Stream(reader, length))?;
         if response.status() == 401 {
-            return Err(self.refused(url));
+            return Err(format!(
+                "{method} {url}: the registry asked for authentication again (an expired token?), and a streamed body cannot be sent twice: authorize again, then resume from the upload's status"
+            ));
         }
         Ok(response)
     }
