@@ -19,12 +19,13 @@ use crate::graph::{legacy, Graph};
 use crate::image::base::{read_archive_images, read_base_image};
 use crate::image::rootfs;
 use crate::layering::{self, pipeline, AlgorithmName, FixedLayers, Settings};
+use crate::registry::auth;
 
 /// A fuzz target: takes any bytes, and panics only on a bug.
 pub type Target = fn(&[u8]);
 
 /// Every target by name: the name is its corpus directory and its `fuzz/` binary.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("conf", conf),
     ("attrs", attrs),
     ("graph_json", graph_json),
@@ -32,6 +33,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("pipeline", pipeline),
     ("base_image", base_image),
     ("engine_answer", engine_answer),
+    ("auth_file", auth_file),
 ];
 
 /// The name every target gives its input in errors.
@@ -158,4 +160,14 @@ fn pipeline_graph() -> Graph {
         })
         .collect();
     Graph::from_entries(entries, store(), Path::new(INPUT)).expect("a valid graph")
+}
+
+/// An auth file (podman's auth.json, Docker's config.json), searched for a registry
+/// under each name form and for Docker Hub.
+pub fn auth_file(data: &[u8]) {
+    for registry in ["r.io", "docker.io", "127.0.0.1:5000"] {
+        if let Ok(Some(credentials)) = auth::entry_for(data, Path::new(INPUT), registry) {
+            let _ = credentials.basic_header();
+        }
+    }
 }

@@ -13,6 +13,7 @@ use crate::image::blob::blob_of;
 use crate::image::repo_tag::RepoTag;
 use crate::image::rootfs::{self, unpack::unpack};
 use crate::image::timestamp::Timestamp;
+use crate::registry::auth;
 use crate::registry::manifest::{self, Manifest, Platform};
 use crate::registry::reference::Reference;
 use crate::tar::digest::Sha256Digest;
@@ -126,6 +127,22 @@ proptest! {
         for answer in [&bytes, &mangled] {
             if let Err(Refusal::Refused(m) | Refusal::Unreadable(m)) = read_answer(&answer[..]) {
                 prop_assert_eq!(Error::engine("/s", m).one_line().lines().count(), 1);
+            }
+        }
+    }
+
+    /// An auth file mangled byte by byte: read for a registry, or refused without the
+    /// password in the message.
+    #[test]
+    fn a_mangled_auth_file_is_read_or_refused_without_its_secret(
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+    ) {
+        // "alice:s3cr3t-pw" in base64, and a password in the clear.
+        let file = r#"{"auths":{"r.io":{"auth":"YWxpY2U6czNjcjN0LXB3"},"https://index.docker.io/v1/":{"username":"u","password":"s3cr3t-pw"}},"credHelpers":{"x.io":"pass"}}"#;
+        let bytes = mangle(file.as_bytes().to_vec(), &flips);
+        for registry in ["r.io", "docker.io", "x.io"] {
+            if let Err(e) = auth::entry_for(&bytes, Path::new("auth.json"), registry) {
+                prop_assert!(!e.contains("s3cr3t"), "{}", e);
             }
         }
     }

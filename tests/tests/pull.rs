@@ -12,154 +12,16 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::registry::{field, http_get, prefetch_command, tiny_image, Registry};
 use common::{
-    command, nix_build, nix_build_command, nix_build_with_link, run, run_failing, run_stdout,
-    sha256, stowage_binary, temp_dir, DockerArchive, Engine,
+    command, nix_build, nix_build_command, nix_build_with_link, run_failing, run_stdout, temp_dir,
+    DockerArchive, Engine,
 };
 
 const IMAGES: &str = "tests/nix/pull.nix";
-
-/// A `docker-registry` serving a temporary directory on a free port of 127.0.0.1.
-struct Registry {
-    child: Child,
-    host: String,
-    storage: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    /// Starts the registry and waits (30 s at most) until its API answers.
-    fn start() -> Registry {
-        let dir = temp_dir();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let storage = dir.path().join("storage");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-                storage.display()
-            ),
-        )
-        .expect("write the registry's config");
-        // `timeout` ends it even if this process dies before dropping the guard. Its
-        // log goes to a file: an inherited stderr would hold the test's output open.
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("a log file");
-        let child = command("timeout", ["600", "docker-registry", "serve"])
-            .arg(&config)
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry (apt-get install docker-registry)");
-        let registry = Registry {
-            child,
-            host,
-            storage,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http_get(&registry.host, "/v2/").is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not answer in 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        registry
-    }
-
-    /// Pushes the docker-archive `image` as `repository:tag`; returns the manifest's
-    /// digest.
-    fn push(&self, image: &Path, repository: &str, tag: &str, dir: &Path) -> String {
-        let digest_file = dir.join(format!("{repository}-{tag}.digest"));
-        run(
-            command("skopeo", ["copy", "--quiet", "--dest-tls-verify=false"])
-                .arg("--digestfile")
-                .arg(&digest_file)
-                .arg(format!("docker-archive:{}", image.display()))
-                .arg(format!("docker://{}/{repository}:{tag}", self.host)),
-        );
-        std::fs::read_to_string(&digest_file).expect("skopeo wrote the digest")
-    }
-
-    /// Pushes `image` as `repository:tag` with OCI media types; returns the digest.
-    fn push_oci(&self, image: &Path, repository: &str, tag: &str, dir: &Path) -> String {
-        let digest_file = dir.join(format!("{repository}-{tag}.oci.digest"));
-        run(command(
-            "skopeo",
-            [
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-                "--format",
-                "oci",
-            ],
-        )
-        .arg("--digestfile")
-        .arg(&digest_file)
-        .arg(format!("docker-archive:{}", image.display()))
-        .arg(format!("docker://{}/{repository}:{tag}", self.host)));
-        std::fs::read_to_string(&digest_file).expect("skopeo wrote the digest")
-    }
-
-    /// PUTs `manifest` (of `media_type`) as `repository:tag`; returns its digest.
-    fn put_manifest(
-        &self,
-        repository: &str,
-        tag: &str,
-        media_type: &str,
-        manifest: &str,
-    ) -> String {
-        run(command("curl", ["-fsS", "-X", "PUT", "-H"])
-            .arg(format!("Content-Type: {media_type}"))
-            .arg("--data-binary")
-            .arg(manifest)
-            .arg(format!(
-                "http://{}/v2/{repository}/manifests/{tag}",
-                self.host
-            )));
-        format!("sha256:{}", sha256(manifest.as_bytes()))
-    }
-
-    /// The file holding blob `digest` in the registry's storage.
-    fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.storage
-            .join("docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    /// SIGTERM, which `timeout` passes on to the registry (a SIGKILL would end only
-    /// `timeout` and leave the registry running).
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// The status line of a plain HTTP GET, or `None` when nothing answers.
-fn http_get(host: &str, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(host).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    (!line.is_empty()).then_some(line)
-}
 
 /// A tag unique to this run, so Nix pulls for real instead of finding the fixed
 /// output of an earlier run in the store.
@@ -169,26 +31,6 @@ fn run_tag() -> String {
         .expect("a clock after 1970")
         .as_nanos();
     format!("run-{}-{nanos}", std::process::id())
-}
-
-/// `stowage prefetch` with `args`: the command, not yet run.
-fn prefetch_command(args: &[&str]) -> Command {
-    let mut cmd = command(
-        stowage_binary().to_str().expect("a UTF-8 path"),
-        ["prefetch"],
-    );
-    cmd.args(args);
-    cmd
-}
-
-/// The value of `key = "…";` in a printed pullImage call.
-fn field(expression: &str, key: &str) -> String {
-    expression
-        .lines()
-        .find_map(|l| l.trim().strip_prefix(&format!("{key} = \"")))
-        .and_then(|rest| rest.strip_suffix("\";"))
-        .unwrap_or_else(|| panic!("no {key} in:\n{expression}"))
-        .to_owned()
 }
 
 /// Builds the `pushed` image for `arch` and pushes it as `hello:<arch>`.
@@ -337,12 +179,10 @@ fn a_multi_platform_index_is_resolved_by_arch() {
     let arm64 = push_hello(&registry, "arm64", dir.path());
     let entry = |digest: &str, arch: &str| {
         let bytes = run_stdout(
-            command("curl", ["-fsS", "-H"])
-                .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
-                .arg(format!(
-                    "http://{}/v2/hello/manifests/{digest}",
-                    registry.host
-                )),
+            registry
+                .curl(&format!("hello/manifests/{digest}"))
+                .arg("-H")
+                .arg("Accept: application/vnd.docker.distribution.manifest.v2+json"),
         );
         format!(
             r#"{{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"{digest}","size":{},"platform":{{"os":"linux","architecture":"{arch}"}}}}"#,
@@ -531,7 +371,9 @@ fn forward(stream: &mut TcpStream, upstream: &str, request: &[String]) {
 fn a_registry_demanding_a_bearer_token_gets_one_anonymously() {
     let dir = temp_dir();
     let registry = Registry::start();
-    let digest = push_hello(&registry, "amd64", dir.path());
+    // Only prefetched, never run: an image made without Nix will do.
+    let image = tiny_image(dir.path(), b"hello behind a token\n");
+    let digest = registry.push(&image, "hello", "v1", dir.path());
     let (host, proxy) = token_proxy(registry.host.clone());
     let prefetch = |host: &str| {
         let image = format!("{host}/hello@{digest}");

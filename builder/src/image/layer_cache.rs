@@ -57,6 +57,7 @@ impl LayerCache {
     }
 
     /// A cache kept in `dir`.
+    #[cfg(test)]
     pub fn at(dir: &Path) -> LayerCache {
         LayerCache {
             dir: Some(dir.to_owned()),

@@ -135,7 +135,7 @@ fn auth_files(args: &AuthArgs, env: &dyn Fn(&str) -> Option<String>) -> Vec<(Pat
 
 /// The credentials the auth file `bytes` (read from `file`) holds for `registry`:
 /// `credHelpers` first (refused), then `auths`, then `credsStore` (refused).
-fn entry_for(bytes: &[u8], file: &Path, registry: &str) -> Result<Option<Credentials>, String> {
+pub fn entry_for(bytes: &[u8], file: &Path, registry: &str) -> Result<Option<Credentials>, String> {
     let bad = |field: &str, why: &str| format!("auth file {}: {field}: {why}", file.display());
     let json: Value =
         serde_json::from_slice(bytes).map_err(|e| bad("the file", &format!("not JSON ({e})")))?;

@@ -94,21 +94,29 @@ pub struct Progress {
     pub received: u64,
 }
 
-/// What a HEAD of a manifest tells.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManifestHead {
-    /// `Docker-Content-Digest`, when the registry sent one that parses.
-    pub digest: Option<Digest>,
-    pub size: Option<u64>,
-    pub media_type: Option<String>,
-}
-
 /// A manifest as fetched, its digest not yet checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedManifest {
     pub bytes: Vec<u8>,
     /// The `Content-Type` the registry sent.
     pub media_type: Option<String>,
+}
+
+/// Where a request goes: a path under the registry's `/v2/`, or a URL it named (an
+/// upload's, checked).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Api(&'a str),
+    Url(&'a str),
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Api(path) => write!(f, "/v2/{path}"),
+            Target::Url(url) => f.write_str(url),
+        }
+    }
 }
 
 /// A request body: bytes that can be sent again, or a stream of a known length that
@@ -172,13 +180,13 @@ impl Registry {
     /// GETs `/v2/<path>` accepting `accept`, authenticating when the registry asks. Any
     /// status but a second 401 comes back; the caller says what it means.
     pub fn get(&mut self, path: &str, accept: &str) -> Result<Response<Body>, String> {
-        self.request(Method::GET, path, &[("Accept", accept)], &[])
+        self.request(Method::GET, Target::Api(path), &[("Accept", accept)], &[])
     }
 
     /// HEADs the blob `digest` of `repository`: its size when the repository has it.
     pub fn blob_size(&mut self, repository: &str, digest: &Digest) -> Result<Option<u64>, String> {
         let path = format!("{repository}/blobs/{digest}");
-        let mut response = self.request(Method::HEAD, &path, &[], &[])?;
+        let mut response = self.request(Method::HEAD, Target::Api(&path), &[], &[])?;
         match response.status().as_u16() {
             200 => header(&response, "content-length")
                 .and_then(|v| v.parse().ok())
@@ -201,7 +209,7 @@ impl Registry {
             format!("?mount={digest}&from={}", percent_encode(from))
         });
         let path = format!("{repository}/blobs/uploads/{query}");
-        let mut response = self.request(Method::POST, &path, &[], &[])?;
+        let mut response = self.request(Method::POST, Target::Api(&path), &[], &[])?;
         match response.status().as_u16() {
             201 if mount.is_some() => Ok(UploadStart::Mounted),
             202 => Ok(UploadStart::Session(self.location(&response)?)),
@@ -222,16 +230,12 @@ impl Registry {
         chunk: &mut dyn Read,
     ) -> Result<Progress, String> {
         let range = format!("{offset}-{}", (offset + length).saturating_sub(1));
-        let mut headers = vec![("Content-Type", "application/octet-stream")];
-        if length > 0 {
-            headers.push(("Content-Range", &range));
-        }
-        let mut response = self.request_at(
-            Method::PATCH,
-            &url.0,
-            &headers,
-            Outgoing::Stream(chunk, length),
-        )?;
+        let headers: &[(&str, &str)] = if length > 0 {
+            &[("Content-Range", &range)]
+        } else {
+            &[]
+        };
+        let mut response = self.stream(Method::PATCH, &url.0, headers, chunk, length)?;
         match response.status().as_u16() {
             202 => self.progress(&response),
             _ => Err(failure(&mut response, "uploading a chunk")),
@@ -249,15 +253,11 @@ impl Registry {
     ) -> Result<(), String> {
         let separator = if url.0.contains('?') { '&' } else { '?' };
         let target = format!("{}{separator}digest={digest}", url.0);
-        let (headers, body) = match last {
-            Some((reader, length)) => (
-                vec![("Content-Type", "application/octet-stream")],
-                Outgoing::Stream(reader, length),
-            ),
-            None => (Vec::new(), Outgoing::Bytes(&[])),
+        let mut response = match last {
+            Some((reader, length)) => self.stream(Method::PUT, &target, &[], reader, length)?,
+            None => self.request(Method::PUT, Target::Url(&target), &[], &[])?,
         };
         let what = format!("blob {digest}");
-        let mut response = self.request_at(Method::PUT, &target, &headers, body)?;
         if response.status() != 201 {
             return Err(failure(
                 &mut response,
@@ -270,7 +270,7 @@ impl Registry {
     /// How far the session at `url` is, to resume an upload that was cut off; `None`
     /// when the registry no longer knows the session (it expired: start again).
     pub fn upload_status(&mut self, url: &UploadUrl) -> Result<Option<Progress>, String> {
-        let mut response = self.request_at(Method::GET, &url.0, &[], Outgoing::Bytes(&[]))?;
+        let mut response = self.request(Method::GET, Target::Url(&url.0), &[], &[])?;
         match response.status().as_u16() {
             204 => self.progress(&response).map(Some),
             404 => Ok(None),
@@ -289,7 +289,7 @@ impl Registry {
     ) -> Result<Digest, String> {
         let path = format!("{repository}/manifests/{reference}");
         let headers = [("Content-Type", media_type)];
-        let mut response = self.request(Method::PUT, &path, &headers, bytes)?;
+        let mut response = self.request(Method::PUT, Target::Api(&path), &headers, bytes)?;
         let what = format!("manifest {repository}:{reference}");
         if response.status() != 201 {
             return Err(failure(&mut response, &format!("putting {what}")));
@@ -297,28 +297,6 @@ impl Registry {
         let digest = Digest::of(bytes);
         check_stated_digest(&response, &digest, &what)?;
         Ok(digest)
-    }
-
-    /// HEADs the manifest `reference` of `repository`, accepting `accept`; `None` when
-    /// there is none.
-    pub fn manifest_head(
-        &mut self,
-        repository: &str,
-        reference: &str,
-        accept: &str,
-    ) -> Result<Option<ManifestHead>, String> {
-        let path = format!("{repository}/manifests/{reference}");
-        let mut response = self.request(Method::HEAD, &path, &[("Accept", accept)], &[])?;
-        match response.status().as_u16() {
-            200 => Ok(Some(ManifestHead {
-                digest: header(&response, "docker-content-digest")
-                    .and_then(|d| Digest::parse(d).ok()),
-                size: header(&response, "content-length").and_then(|v| v.parse().ok()),
-                media_type: header(&response, "content-type").map(str::to_owned),
-            })),
-            404 => Ok(None),
-            _ => Err(failure(&mut response, &format!("manifest {reference}"))),
-        }
     }
 
     /// GETs the manifest `reference` of `repository`, at most `limit` bytes: its bytes
@@ -344,62 +322,69 @@ impl Registry {
         }
     }
 
-    /// Sends a request to `/v2/<path>` whose body can be sent again: once, and once more
-    /// after answering a 401. A second 401 is the error.
+    /// Sends a request whose body can be sent again: once, and once more after
+    /// answering a 401. A second 401 is the error.
     fn request(
         &mut self,
         method: Method,
-        path: &str,
+        target: Target<'_>,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response<Body>, String> {
-        let response = self.send(method.clone(), path, headers, body)?;
+        let response = self.dispatch(method.clone(), target, headers, body)?;
         if response.status() != 401 {
             return Ok(response);
         }
         self.answer(&response)?;
-        let response = self.send(method, path, headers, body)?;
+        let response = self.dispatch(method, target, headers, body)?;
         if response.status() == 401 {
-            return Err(self.refused(&format!("/v2/{path}")));
+            return Err(self.refused(&target.to_string()));
         }
         Ok(response)
     }
 
-    /// Sends a request to the URL `url` (an upload's), retried after a 401 only when
-    /// its body can be sent again; a stream's 401 is the error.
-    fn request_at(
+    /// Sends one request to `target`: an API path through [`Registry::send`], a URL
+    /// as it is.
+    fn dispatch(
+        &mut self,
+        method: Method,
+        target: Target<'_>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response<Body>, String> {
+        match target {
+            Target::Api(path) => self.send(method, path, headers, body),
+            Target::Url(url) => self.call(method, url, headers, Outgoing::Bytes(body)),
+        }
+    }
+
+    /// Streams `length` bytes of `reader` to the URL `url` (an upload's), with
+    /// `headers` besides its type and length. It cannot be sent twice, so a 401 is the
+    /// error, after which a pusher can [`Registry::authorize`] again and resume from
+    /// [`Registry::upload_status`].
+    fn stream(
         &mut self,
         method: Method,
         url: &str,
         headers: &[(&str, &str)],
-        body: Outgoing<'_>,
+        reader: &mut dyn Read,
+        length: u64,
     ) -> Result<Response<Body>, String> {
-        let bytes = match body {
-            Outgoing::Bytes(bytes) => bytes,
-            stream => {
-                let response = self.call(method.clone(), url, headers, stream)?;
-                return match response.status().as_u16() {
-                    401 => Err(self.refused(url)),
-                    _ => Ok(response),
-                };
-            }
-        };
-        let response = self.call(method.clone(), url, headers, Outgoing::Bytes(bytes))?;
-        if response.status() != 401 {
-            return Ok(response);
-        }
-        self.answer(&response)?;
-        let response = self.call(method, url, headers, Outgoing::Bytes(bytes))?;
+        let mut all = vec![("Content-Type", "application/octet-stream")];
+        all.extend_from_slice(headers);
+        let response = self.call(method.clone(), url, &all, Outgoing::Stream(reader, length))?;
         if response.status() == 401 {
-            return Err(self.refused(url));
+            return Err(format!(
+                "{method} {url}: the registry asked for authentication again (an expired token?), and a streamed body cannot be sent twice: authorize again, then resume from the upload's status"
+            ));
         }
         Ok(response)
     }
 
     /// Sends one request to `/v2/<path>`, trying the schemes still possible in order;
-    /// the first that connects is kept for every later request. A certificate that
-    /// fails verification is the error at once: the registry speaks TLS, so plain HTTP
-    /// is no way out.
+    /// the first that connects is kept for every later request. A TLS handshake that
+    /// fails on a certificate is the error at once: the registry speaks TLS, so plain
+    /// HTTP is no way out.
     fn send(
         &mut self,
         method: Method,
@@ -415,7 +400,7 @@ impl Registry {
                     self.schemes = vec![scheme];
                     return Ok(response);
                 }
-                Err(e) if is_untrusted_certificate(&e) => return Err(describe(&method, &url, &e)),
+                Err(e) if is_tls_refusal(&e) => return Err(describe(&method, &url, &e)),
                 Err(e) => last_error = describe(&method, &url, &e),
             }
         }
@@ -747,22 +732,34 @@ fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// True when `error` is a server certificate that failed verification.
-fn is_untrusted_certificate(error: &ureq::Error) -> bool {
-    let rustls_error = match error {
+/// The rustls error a failed request carries, if any.
+fn tls_error(error: &ureq::Error) -> Option<&rustls::Error> {
+    match error {
         ureq::Error::Rustls(e) => Some(e),
         ureq::Error::Io(e) => e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()),
         _ => None,
-    };
-    matches!(rustls_error, Some(rustls::Error::InvalidCertificate(_)))
+    }
 }
 
-/// A failed request as one message; an untrusted certificate says what to do.
+/// True when the registry speaks TLS but the handshake failed: its certificate is not
+/// trusted, or it refused ours (or the lack of one). Plain HTTP is then no way out.
+fn is_tls_refusal(error: &ureq::Error) -> bool {
+    matches!(
+        tls_error(error),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::AlertReceived(_))
+    )
+}
+
+/// A failed request as one message; a failed TLS handshake says what to do.
 fn describe(method: &Method, url: &str, error: &ureq::Error) -> String {
-    let hint = if is_untrusted_certificate(error) {
-        ": give the directory of the CA certificate (*.crt) that signed it with --cert-dir DIR, or skip verification with --tls-verify=false"
-    } else {
-        ""
+    let hint = match tls_error(error) {
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            ": give the directory of the CA certificate (*.crt) that signed it with --cert-dir DIR, or skip verification with --tls-verify=false"
+        }
+        Some(rustls::Error::AlertReceived(_)) => {
+            ": the registry refused the TLS handshake; if it wants a client certificate, put it in a --cert-dir DIR as NAME.cert with its NAME.key"
+        }
+        _ => "",
     };
     format!("{method} {url}: {error}{hint}")
 }
@@ -880,6 +877,245 @@ fn shorten(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::auth::{AuthArgs, Login};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    /// A request as the fake registry saw it.
+    struct Seen {
+        line: String,
+        headers: Vec<String>,
+        body: Vec<u8>,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find_map(|h| {
+                let (key, value) = h.split_once(':')?;
+                key.eq_ignore_ascii_case(name).then(|| value.trim())
+            })
+        }
+    }
+
+    /// A fake registry on 127.0.0.1 speaking plain HTTP, one request per connection
+    /// (a TLS handshake is dropped, so the client falls back to HTTP). `answer` gets
+    /// its own host and each request, and returns the status, headers and body; every
+    /// request is also logged, as `METHOD TARGET`, into the returned log.
+    fn fake_registry(
+        answer: impl Fn(&str, &Seen) -> (u16, Vec<String>, Vec<u8>) + Send + 'static,
+    ) -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (own, seen_log) = (host.clone(), log.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut reader = BufReader::new(stream.unwrap());
+                if reader.fill_buf().map_or(true, |b| b.first() == Some(&0x16)) {
+                    continue;
+                }
+                let mut lines = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    lines.push(line.trim().to_owned());
+                }
+                let mut seen = Seen {
+                    line: lines.first().cloned().unwrap_or_default(),
+                    headers: lines.into_iter().skip(1).collect(),
+                    body: Vec::new(),
+                };
+                let length = seen
+                    .header("content-length")
+                    .map_or(0, |v| v.parse().unwrap());
+                (&mut reader)
+                    .take(length)
+                    .read_to_end(&mut seen.body)
+                    .unwrap();
+                let (status, headers, body) = answer(&own, &seen);
+                // A HEAD's answer states the length of what a GET would send.
+                let mut head = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+                if !headers.iter().any(|h| h.starts_with("Content-Length")) {
+                    head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+                }
+                for header in headers {
+                    head.push_str(&format!("{header}\r\n"));
+                }
+                let stream = reader.get_mut();
+                let _ = stream.write_all(format!("{head}\r\n").as_bytes());
+                let _ = stream.write_all(&body);
+                seen_log.lock().unwrap().push(seen);
+            }
+        });
+        (host, log)
+    }
+
+    fn credentials(creds: &str) -> Login {
+        let args = AuthArgs {
+            authfile: None,
+            creds: Some(creds.into()),
+        };
+        crate::registry::auth::login(&args, "unused").unwrap()
+    }
+
+    fn connect(host: &str, login: Login) -> Registry {
+        let access = Access {
+            tls_verify: true,
+            cert_dir: None,
+            login,
+        };
+        Registry::new(host, access).unwrap()
+    }
+
+    /// A registry that wants a token from its own realm, given only for alice's
+    /// password and the scope `repository:a:pull,push`; with it, it takes uploads.
+    fn token_registry() -> (String, Arc<Mutex<Vec<Seen>>>) {
+        let alice = creds_header("alice:pw");
+        fake_registry(move |host, seen| {
+            let target = seen.line.split(' ').nth(1).unwrap_or("");
+            let authorization = seen.header("authorization").unwrap_or("");
+            let challenge =
+                format!("WWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"fake\"");
+            let scope = "/token?service=fake&scope=repository%3Aa%3Apull%2Cpush";
+            match (target, authorization) {
+                (t, a) if t == scope && a == alice => (200, vec![], br#"{"token":"t1"}"#.to_vec()),
+                (t, _) if t.starts_with("/token") => (401, vec![], vec![]),
+                (_, a) if a != "Bearer t1" => (401, vec![challenge], vec![]),
+                ("/v2/a/blobs/uploads/", _) => {
+                    (202, vec!["Location: /v2/a/blobs/uploads/u1".into()], vec![])
+                }
+                ("/v2/a/blobs/uploads/u1", _) => (
+                    202,
+                    vec![
+                        format!("Location: http://{host}/v2/a/blobs/uploads/u2"),
+                        format!("Range: 0-{}", seen.body.len() - 1),
+                    ],
+                    vec![],
+                ),
+                (t, _) if t.starts_with("/v2/a/blobs/uploads/u2?digest=") => {
+                    let digest = t.rsplit('=').next().unwrap().replace("%3A", ":");
+                    (
+                        201,
+                        vec![format!("Docker-Content-Digest: {digest}")],
+                        vec![],
+                    )
+                }
+                _ => (404, vec![], vec![]),
+            }
+        })
+    }
+
+    fn creds_header(pair: &str) -> String {
+        match credentials(pair) {
+            Login::Found(c) => c.basic_header(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_token_for_the_push_scopes_is_settled_before_a_streamed_upload() {
+        let (host, log) = token_registry();
+        let mut registry = connect(&host, credentials("alice:pw"));
+        registry
+            .authorize(&[repository_scope("a", "pull,push")])
+            .unwrap();
+        let UploadStart::Session(url) = registry.start_upload("a", None).unwrap() else {
+            panic!("mounted without a mount")
+        };
+        let mut chunk: &[u8] = b"hello";
+        let progress = registry.upload_chunk(&url, 0, 5, &mut chunk).unwrap();
+        assert_eq!(progress.received, 5);
+        assert_eq!(
+            progress.url.0,
+            format!("http://{host}/v2/a/blobs/uploads/u2")
+        );
+        registry
+            .finish_upload(&progress.url, &Digest::of(b"hello"), None)
+            .unwrap();
+        let log = log.lock().unwrap();
+        let lines: Vec<&str> = log.iter().map(|s| s.line.as_str()).collect();
+        assert_eq!(lines[0], "GET /v2/ HTTP/1.1", "{lines:?}");
+        assert!(lines[1].starts_with("GET /token?"), "{lines:?}");
+        assert_eq!(lines[2], "GET /v2/ HTTP/1.1", "{lines:?}");
+        let patch = log.iter().find(|s| s.line.starts_with("PATCH")).unwrap();
+        assert_eq!(patch.header("content-range"), Some("0-4"));
+        assert_eq!(patch.header("authorization"), Some("Bearer t1"));
+        assert_eq!(patch.body, b"hello");
+        let put = log.iter().find(|s| s.line.starts_with("PUT")).unwrap();
+        assert_eq!(put.header("content-length"), Some("0"));
+    }
+
+    #[test]
+    fn wrong_credentials_at_the_token_realm_are_one_error() {
+        let (host, _) = token_registry();
+        let mut registry = connect(&host, credentials("alice:wrong"));
+        let err = registry
+            .authorize(&[repository_scope("a", "pull,push")])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            format!("registry {host} refused the credentials of user \"alice\" (from --creds) for repository:a:pull,push: check them or log in again")
+        );
+        let mut registry = connect(&host, Login::NotFound(vec!["/h/auth.json".into()]));
+        let err = registry.blob_size("a", &Digest::of(b"")).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "getting a token from http://{host}/token: HTTP 401"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_checked_then_sent_with_every_request() {
+        let alice = creds_header("alice:pw");
+        let (host, log) = fake_registry(move |_, seen| match seen.header("authorization") {
+            Some(a) if a == alice => (200, vec!["Content-Length: 7".into()], vec![]),
+            _ => (
+                401,
+                vec!["WWW-Authenticate: Basic realm=\"r\"".into()],
+                vec![],
+            ),
+        });
+        let mut registry = connect(&host, credentials("alice:pw"));
+        registry.authorize(&[]).unwrap();
+        assert_eq!(registry.blob_size("a", &Digest::of(b"")).unwrap(), Some(7));
+        assert_eq!(
+            log.lock().unwrap().len(),
+            3,
+            "the HEAD was not sent with the credentials"
+        );
+
+        let mut registry = connect(&host, credentials("alice:wrong"));
+        let err = registry.authorize(&[]).unwrap_err();
+        assert!(
+            err.contains("refused the credentials of user \"alice\" (from --creds)"),
+            "{err}"
+        );
+        let mut registry = connect(&host, Login::NotFound(vec!["/h/auth.json".into()]));
+        let err = registry.authorize(&[]).unwrap_err();
+        assert_eq!(
+            err,
+            format!("registry {host} wants credentials, and stowage found none for it (looked in /h/auth.json): give them with --authfile FILE or --creds USER:PASSWORD, or log in with podman login {host} or docker login {host}")
+        );
+    }
+
+    #[test]
+    fn an_upload_location_elsewhere_is_refused() {
+        let (host, _) = fake_registry(|_, _| {
+            (
+                202,
+                vec!["Location: http://evil.example/v2/a/blobs/uploads/u".into()],
+                vec![],
+            )
+        });
+        let mut registry = connect(&host, Login::Anonymous);
+        let err = registry.start_upload("a", None).unwrap_err();
+        assert!(err.contains("refusing to send data there"), "{err}");
+    }
 
     #[test]
     fn challenges_are_parsed_with_quoted_commas() {
