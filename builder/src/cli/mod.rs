@@ -11,6 +11,7 @@ use crate::image::descriptor::ManifestFormat;
 use crate::image::publish::PublishFormat;
 use crate::layering::AlgorithmName;
 use crate::registry::auth::AuthArgs;
+use crate::registry::push::DEFAULT_CHUNK;
 use crate::tar::compression::Compression;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
@@ -194,22 +195,8 @@ pub struct PrefetchArgs {
     /// Allow plain HTTP and unverified certificates (pullImage's tlsVerify = false).
     #[arg(long)]
     pub registry_insecure: bool,
-    /// Verify the registry's certificate; --tls-verify=false is --registry-insecure, as
-    /// skopeo spells it.
-    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub tls_verify: bool,
-    /// A directory of certificates as containers-tools read one: *.crt CA certificates
-    /// trusted besides the usual ones, a NAME.cert with its NAME.key as client certificate.
-    #[arg(long, value_name = "DIR")]
-    pub cert_dir: Option<PathBuf>,
-    /// An auth file (podman login's auth.json, Docker's config.json) searched before
-    /// $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
-    /// ~/.config/containers/auth.json and ~/.docker/config.json.
-    #[arg(long, value_name = "FILE")]
-    pub authfile: Option<PathBuf>,
-    /// The registry's credentials, instead of any auth file.
-    #[arg(long, value_name = "USER:PASSWORD")]
-    pub creds: Option<String>,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// The name the archive gives the image [default: the image's]
     #[arg(long)]
     pub final_image_name: Option<String>,
@@ -259,6 +246,10 @@ pub struct PushCli {
     /// Write the pushed manifest's digest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<PathBuf>,
+    /// Upload blobs larger than this in chunks of this many bytes (an interrupted push
+    /// resumes from the last whole chunk) [default: 32 MiB]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_size: Option<u64>,
     /// No progress on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -362,11 +353,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 os: &args.os,
                 arch: args.arch.as_deref(),
                 variant: args.variant.as_deref(),
-                tls_verify: args.tls_verify && !args.registry_insecure,
-                cert_dir: args.cert_dir,
+                tls_verify: args.access.tls_verify && !args.registry_insecure,
+                cert_dir: args.access.cert_dir,
                 auth: Some(pull::AuthArgs {
-                    authfile: args.authfile,
-                    creds: args.creds,
+                    authfile: args.access.authfile,
+                    creds: args.access.creds,
                 }),
                 final_name: args.final_image_name.as_deref(),
                 final_tag: args.final_image_tag.as_deref(),
@@ -395,6 +386,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     creds: args.access.creds,
                 },
                 digest_file: args.digestfile,
+                chunk_size: args.chunk_size.unwrap_or(DEFAULT_CHUNK),
                 quiet: args.quiet,
             })?;
             stdout_file()?

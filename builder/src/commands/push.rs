@@ -10,6 +10,7 @@ use crate::image::publish::PublishFormat;
 use crate::registry::auth::{self, AuthArgs};
 use crate::registry::client::{repository_scope, Access, Registry};
 use crate::registry::push::{push, Destination, PushReport};
+
 use crate::registry::push_state::PushState;
 use crate::registry::reference::Reference;
 use std::io::{IsTerminal, Write};
@@ -27,6 +28,8 @@ pub struct PushArgs<'a> {
     pub auth: AuthArgs,
     /// Where to write the pushed manifest's digest (as skopeo's `--digestfile`).
     pub digest_file: Option<PathBuf>,
+    /// See [`Destination::chunk_size`].
+    pub chunk_size: u64,
     pub quiet: bool,
 }
 
@@ -44,6 +47,7 @@ pub fn run(args: &PushArgs<'_>) -> Result<String> {
         name: args.destination.to_owned(),
         repository: reference.repository.clone(),
         tag: reference.tag.clone(),
+        chunk_size: args.chunk_size,
     };
     let state = PushState::open(&host);
     let mut api = connect(args, &reference).map_err(bad)?;

@@ -26,9 +26,8 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
-/// Blobs up to this size go in one request; larger ones in chunks of this size, so an
-/// interrupted upload loses at most one chunk.
-pub const CHUNK: u64 = 32 << 20;
+/// The default of [`Destination::chunk_size`].
+pub const DEFAULT_CHUNK: u64 = 32 << 20;
 
 /// Where to push: a registry's repository and the tag to set.
 pub struct Destination {
@@ -37,6 +36,10 @@ pub struct Destination {
     pub repository: String,
     /// The tag; `None`: the image's own.
     pub tag: Option<String>,
+    /// Blobs up to this size go in one request; larger ones in chunks of this size, so
+    /// an interrupted upload loses at most one chunk (and a proxy limiting request
+    /// bodies can be met).
+    pub chunk_size: u64,
 }
 
 /// What a push did, for the summary line.
@@ -216,7 +219,8 @@ impl RegistryStore<'_> {
         let fail = |m: String| self.error(format!("{label} {}: {m}", digest.prefixed()));
         let read_error = |e: std::io::Error| fail(format!("reading the blob: {e}"));
         let digest_ref = registry_digest(digest);
-        let resumed = match size > CHUNK {
+        let chunk_size = self.destination.chunk_size;
+        let resumed = match size > chunk_size {
             true => self.resumable(&mut api, digest),
             false => None,
         };
@@ -224,7 +228,7 @@ impl RegistryStore<'_> {
             Some(progress) => (progress.url, progress.received),
             None => (new_session(&mut api, repository).map_err(fail)?, 0),
         };
-        if size <= CHUNK {
+        if size <= chunk_size {
             let mut body = source.read_from(0).map_err(read_error)?;
             api.finish_upload(&url, &digest_ref, Some((&mut body, size)))
                 .map_err(fail)?;
@@ -234,7 +238,7 @@ impl RegistryStore<'_> {
         while offset < size {
             self.state
                 .set_upload(repository, digest, Some(url.as_str()));
-            let len = CHUNK.min(size - offset);
+            let len = chunk_size.min(size - offset);
             let mut chunk = source.read_from(offset).map_err(read_error)?.take(len);
             let progress = api
                 .upload_chunk(&url, offset, len, &mut chunk)
