@@ -86,3 +86,47 @@ impl PushState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(dir: &std::path::Path, host: &str) -> PushState {
+        PushState {
+            dir: Some(dir.to_owned()),
+            host: host.to_owned(),
+        }
+    }
+
+    #[test]
+    fn holders_and_uploads_are_kept_per_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, other) = (state(dir.path(), "a:5000"), state(dir.path(), "b:5000"));
+        let digest = Sha256Digest::of(b"blob");
+        one.set_holder(&digest, "team/app");
+        assert_eq!(one.holder(&digest).as_deref(), Some("team/app"));
+        assert_eq!(
+            other.holder(&digest),
+            None,
+            "another registry holds nothing"
+        );
+        one.set_upload(
+            "team/app",
+            &digest,
+            Some("http://a:5000/v2/team/app/blobs/uploads/x"),
+        );
+        assert!(one.upload("team/app", &digest).is_some());
+        assert_eq!(one.upload("team/other", &digest), None);
+        one.set_upload("team/app", &digest, None);
+        assert_eq!(one.upload("team/app", &digest), None);
+    }
+
+    #[test]
+    fn entries_with_control_characters_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path(), "a:5000");
+        let digest = Sha256Digest::of(b"blob");
+        state.set_holder(&digest, "evil\nrepo");
+        assert_eq!(state.holder(&digest), None);
+    }
+}
