@@ -90,7 +90,10 @@ pub fn write_layout(
                 .iter()
                 .map(|image| publish_image(&store, image, format))
                 .collect::<Result<_>>()?;
-            (publish_index(&store, &published, ManifestFormat::Oci)?, reference)
+            (
+                publish_index(&store, &published, ManifestFormat::Oci)?,
+                reference,
+            )
         }
     };
     store.finish(&top, &name)?;
