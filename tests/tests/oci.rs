@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    command, compare_trees, entries, nix_build, nix_build_command, nix_instantiate_command, run,
-    run_failing, run_stdout, stowage_binary, temp_dir, tools_closure, tools_path, umoci_unpack,
-    Engine, OciLayout,
+    assert_store_is_the_tools_closure, command, compare_trees, entries, nix_build,
+    nix_build_command, nix_instantiate_command, run, run_failing, run_stdout, stowage_binary,
+    temp_dir, tools_path, umoci_unpack, Engine, OciLayout,
 };
 use serde_json::Value;
 
@@ -44,20 +44,6 @@ fn skopeo_inspect(layout: &Path, reference: &str, extra: &[&str]) -> Value {
     serde_json::from_str(&out).expect("skopeo inspect prints JSON")
 }
 
-/// Asserts that the closure's store paths are in the root filesystem `rootfs`, file by
-/// file, and nothing else is in its store.
-fn assert_store_is_the_closure(rootfs: &Path) {
-    let expected = tools_closure();
-    let names: Vec<String> = expected
-        .iter()
-        .map(|p| p.trim_start_matches("/nix/store/").to_owned())
-        .collect();
-    assert_eq!(entries(&rootfs.join("nix/store")), names);
-    for path in &expected {
-        compare_trees(Path::new(path), &rootfs.join(path.trim_start_matches('/')));
-    }
-}
-
 #[test]
 fn a_layered_oci_layout_unpacks_to_the_closure_and_skopeo_reads_its_config() {
     let dir = temp_dir();
@@ -66,7 +52,7 @@ fn a_layered_oci_layout_unpacks_to_the_closure_and_skopeo_reads_its_config() {
 
     let rootfs = umoci_unpack(&layout, LAYERED, &dir.path().join("bundle"));
     assert_eq!(entries(&rootfs), ["bin", "nix"]);
-    assert_store_is_the_closure(&rootfs);
+    assert_store_is_the_tools_closure(&rootfs);
 
     let inspect = skopeo_inspect(&layout, LAYERED, &["--config"]);
     assert_eq!(inspect["architecture"], "amd64");
@@ -96,7 +82,7 @@ fn a_build_image_oci_layout_unpacks_to_copy_to_root_and_the_closure() {
     );
     assert_eq!(entries(&rootfs), ["bin", "nix"]);
     compare_trees(&tools_path().join("bin"), &rootfs.join("bin"));
-    assert_store_is_the_closure(&rootfs);
+    assert_store_is_the_tools_closure(&rootfs);
     let inspect = skopeo_inspect(&layout, "stowage-e2e/oci-built:v1", &[]);
     assert_eq!(inspect["Architecture"], "amd64");
 }

@@ -153,6 +153,20 @@ pub fn tools_closure() -> Vec<String> {
     closure(&[&tools_path()])
 }
 
+/// Asserts that the store of the root filesystem `rootfs` holds [`tools_closure`], file
+/// by file, and nothing else.
+pub fn assert_store_is_the_tools_closure(rootfs: &Path) {
+    let expected = tools_closure();
+    let names: Vec<String> = expected
+        .iter()
+        .map(|p| p.trim_start_matches("/nix/store/").to_owned())
+        .collect();
+    assert_eq!(entries(&rootfs.join("nix/store")), names);
+    for path in &expected {
+        compare_trees(Path::new(path), &rootfs.join(path.trim_start_matches('/')));
+    }
+}
+
 /// The store path of the busybox tools of nix/test-support.nix.
 pub fn tools_path() -> PathBuf {
     let tools =
