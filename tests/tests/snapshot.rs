@@ -35,12 +35,7 @@ fn snapshot_image_shape() {
 /// digests are of gzip blocks, so a change of the compressor (or its level) shows here.
 #[test]
 fn snapshot_oci_layout() {
-    let dir = temp_dir();
-    let layout = OciLayout::open(&nix_build(
-        "tests/nix/images.nix",
-        "snapshot-oci",
-        dir.path(),
-    ));
+    let layout = built_layout("snapshot-oci");
     let names: Vec<&String> = layout.files.keys().collect();
     insta::assert_json_snapshot!("oci_files", names);
     insta::assert_json_snapshot!("oci_index", layout.index());
@@ -51,12 +46,13 @@ fn snapshot_oci_layout() {
 /// An image index over that image for two architectures, as imageIndex's layout holds it.
 #[test]
 fn snapshot_image_index() {
-    let dir = temp_dir();
-    let layout = OciLayout::open(&nix_build(
-        "tests/nix/images.nix",
-        "snapshot-index",
-        dir.path(),
-    ));
+    let layout = built_layout("snapshot-index");
     insta::assert_json_snapshot!("index_layout_index", layout.index());
     insta::assert_json_snapshot!("index_image_index", layout.manifest());
+}
+
+/// The OCI layout attribute `attr` of tests/nix/images.nix builds, read whole.
+fn built_layout(attr: &str) -> OciLayout {
+    let dir = temp_dir();
+    OciLayout::open(&nix_build("tests/nix/images.nix", attr, dir.path()))
 }
