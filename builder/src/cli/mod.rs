@@ -52,11 +52,12 @@ pub enum Command {
     /// Write the image to a file: a docker-archive (`docker load -i FILE`) or an OCI layout.
     ///
     /// A docker-archive is byte-identical to `stream` unless compressed. An OCI layout
-    /// (`oci-dir`: a directory for umoci and `skopeo copy oci:FILE:TAG`; `oci-archive`: its
-    /// tar, for `podman load`) may also be made from an image archive. Nothing is left at
-    /// FILE on error.
+    /// (`oci-dir`: a directory for umoci and `skopeo copy oci:FILE:NAME:TAG`;
+    /// `oci-archive`: its tar, for `podman load`) may also be made from an image archive,
+    /// or from an index file (the library's imageIndex) as one image index. Nothing is
+    /// left at FILE on error.
     Build {
-        /// The conf file (for OCI output, also a docker-archive).
+        /// The conf file (for OCI output, also a docker-archive or an index file).
         conf: PathBuf,
         /// Where to write the image.
         #[arg(short, long, value_name = "FILE")]
