@@ -6,7 +6,7 @@
   busybox ? /usr/bin/busybox,
 }:
 let
-  inherit (import ../../nix/test-support.nix { inherit stowageBinary busybox; }) lib tools;
+  inherit (import ../../nix/test-support.nix { inherit stowageBinary busybox; }) lib tools packages;
 
   layeredArgs = {
     name = "stowage-e2e/oci-layered";
@@ -41,6 +41,14 @@ in
     copyToRoot = tools;
     config.Cmd = [ "/bin/busybox" "echo" "Hello from buildImage" ];
     format = "oci";
+  };
+
+  # nix-shell in a container, as an OCI archive.
+  nix-shell = lib.buildNixShellImage {
+    drv = packages.hello;
+    name = "stowage-e2e/oci-nix-shell";
+    tag = "v1";
+    format = "oci-archive";
   };
 
   index = lib.imageIndex {

@@ -147,6 +147,21 @@ fn layouts_are_byte_identical_across_builds_and_core_counts() {
     }
 }
 
+#[test]
+fn a_nix_shell_image_can_be_an_oci_archive() {
+    let dir = temp_dir();
+    let archive = nix_build(IMAGES, "nix-shell", dir.path());
+    let inspect = run_stdout(
+        command("skopeo", ["inspect", "--config"])
+            .arg(format!("oci-archive:{}", archive.display())),
+    );
+    let config: Value = serde_json::from_str(&inspect).expect("skopeo inspect prints JSON");
+    assert_eq!(config["config"]["User"], "1000:1000", "{config}");
+    let layout = OciLayout::open(&archive);
+    let name = &layout.index()["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"];
+    assert_eq!(name, "stowage-e2e/oci-nix-shell:v1");
+}
+
 /// The platforms an image index names, as `os/architecture`.
 fn platforms(index: &Value) -> BTreeSet<String> {
     index["manifests"]
