@@ -48,8 +48,11 @@
   buildVMMemorySize ? 512,
   # Register copyToRoot's closure in /nix/var/nix/db, for `nix` inside the container.
   includeNixDB ? false,
-  # Compression of the whole archive: "none" (.tar), "gz" (.tar.gz) or "zstd" (.tar.zst).
+  # Compression of the whole archive: "none" (.tar), "gz" (.tar.gz) or "zstd" (.tar.zst);
+  # of each layer for the OCI formats.
   compressor ? "gz",
+  # "docker" (a docker-archive), "oci" (an OCI layout directory) or "oci-archive" (its tar).
+  format ? "docker",
   meta ? { },
   passthru ? { },
 }:
@@ -84,13 +87,16 @@ let
     value = checkedConfig;
   };
 
+  output = import ./format.nix name format compressor;
+
   drvAttrs = {
-    name = "${baseName}${import ./compression.nix name compressor}";
+    name = "${baseName}${output.suffix}";
     system = checkedSystem;
     command = "build-image";
     imageName = strings.toLower name;
     imageTag = tag;
-    inherit fromImage fromImageName fromImageTag keepContentsDirlinks created uid gid extraCommands compressor;
+    fromImage = checks.archive name "fromImage" fromImage;
+    inherit fromImageName fromImageTag keepContentsDirlinks created uid gid extraCommands compressor;
     config = checkedConfig;
     inherit (imagePlatform) architecture;
     variant = imagePlatform.variant or null;
@@ -102,7 +108,7 @@ let
     } // (if includeNixDB then { nixDbGraph = rootList; } else { });
     # A vehicle for references, not part of the image (as in nixpkgs).
     exclude = [ configFile ];
-  };
+  } // output.attrs;
 
   # The result, with `overrideAttrs` re-running the build with changed attributes (as
   # nixpkgs' own tests do with `fromImage`).
@@ -113,6 +119,7 @@ let
     # `load`: see runner.nix.
     image // runner { name = baseName; inherit image; } // passthru // {
       imageName = attrs.imageName;
+      imageFormat = format;
       imageTag = if attrs.imageTag == null then strings.storeHashPart image.outPath else attrs.imageTag;
       inherit meta;
       overrideAttrs = f: mkImage (attrs // (if builtins.isFunction f then f attrs else f));

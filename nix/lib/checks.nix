@@ -4,6 +4,8 @@
 #           of the right type (the table is image-config-fields.json, which the builder
 #           reads too and checks again for confs that come from elsewhere)
 #   perms   each rule an attribute set with an absolute image `path`
+#   archive an image the builder reads as a docker-archive or stream script (fromImage,
+#           mergeImages, imageIndex), not one of our OCI layouts
 # Each returns its argument unchanged, or throws "stowage: <image>: <what>".
 # Internal: not part of the scope.
 let
@@ -112,6 +114,12 @@ in
     if config == null then config
     else if !(builtins.isAttrs config) then throw "stowage: ${name}: config must be an attribute set, not ${shown config}"
     else orThrow name (firstOf (map (fieldProblem config) (builtins.attrNames config))) config;
+
+  archive = name: what: image:
+    let format = if builtins.isAttrs image then image.imageFormat or "docker" else "docker";
+    in
+    if format == "docker" then image
+    else throw "stowage: ${name}: ${what} is an OCI layout (format = ${builtins.toJSON format}), which stowage does not read; give that image with format = \"docker\" (the default)";
 
   perms = name: perms:
     if !(builtins.isList perms) then throw "stowage: ${name}: perms must be a list of rules, not ${shown perms}"

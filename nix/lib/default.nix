@@ -24,13 +24,16 @@ let
     buildImageWithNixDb = args: lib.buildImage (args // { includeNixDB = true; });
     exportImage = callLib ./exportImage.nix { };
     mergeImages = callLib ./mergeImages.nix { };
+    imageIndex = callLib ./imageIndex.nix { };
     pullImage = import ./pullImage.nix { inherit stowage tools system hostSystem; };
     # nix-shell in a container: the layered image nixShellImage.nix describes, streamed
-    # or as an archive (gzip unless `compressor` says otherwise, as in nixpkgs).
+    # or as an archive (gzip unless `compressor` says otherwise, as in nixpkgs; an OCI
+    # layout with `format`, as buildLayeredImage's).
     streamNixShellImage = args: lib.streamLayeredImage (nixShellImage args);
     buildNixShellImage = args:
-      lib.buildLayeredImage (nixShellImage (builtins.removeAttrs args [ "compressor" ]) // {
+      lib.buildLayeredImage (nixShellImage (builtins.removeAttrs args [ "compressor" "format" ]) // {
         compressor = args.compressor or "gz";
+        format = args.format or "docker";
       });
   } // helpers;
   helpers = import ./helpers.nix { inherit stowage system packages; };

@@ -25,6 +25,7 @@
   name ? fromImage.name or (builtins.unsafeDiscardStringContext (baseNameOf (toString fromImage))),
 }:
 import ./stowageDerivation.nix { inherit stowage; } {
-  inherit name system fromImage fromImageName fromImageTag;
+  inherit name system fromImageName fromImageTag;
+  fromImage = (import ./checks.nix).archive "exportImage ${name}" "fromImage" fromImage;
   command = "export-image";
 }

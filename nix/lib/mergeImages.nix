@@ -13,13 +13,14 @@
 images:
 let
   stowageDerivation = import ./stowageDerivation.nix { inherit stowage; };
+  checks = import ./checks.nix;
   # A stream script prints an archive but is none; say so before building.
   checked = map (
     image:
     if image.isExe or false then
       throw "stowage: mergeImages: ${image.imageName or image.name or "an image"} is a streamLayeredImage script, not an archive; merge buildLayeredImage results"
     else
-      image
+      checks.archive "mergeImages" (image.imageName or image.name or "an image") image
   ) images;
 in
 if !builtins.isList images then

@@ -112,7 +112,7 @@ let
       os = "linux";
       config = config';
       store_dir = builtins.storeDir;
-      from_image = fromImage;
+      from_image = checks.archive name "fromImage" fromImage;
       customisation_layer = customisationLayer;
       # Without a tag the builder completes the repo tag from its own output path.
       repo_tag = if tag == null then imageName else "${imageName}:${tag}";

@@ -42,6 +42,17 @@ in
   snapshot-gz = lib.buildLayeredImage (snapshotArgs // { compressor = "gz"; });
   snapshot-zstd = lib.buildLayeredImage (snapshotArgs // { compressor = "zstd"; });
 
+  # The same image as an OCI layout (gzip layers, the default), and an index of it for
+  # two architectures: their index.json, manifests, configs and image index are pinned.
+  snapshot-oci = lib.buildLayeredImage (snapshotArgs // { format = "oci"; compressor = "gz"; });
+  snapshot-index = (lib.imageIndex {
+    name = "stowage-e2e/snapshot-index";
+    tag = "v1";
+    images = map
+      (architecture: lib.streamLayeredImage (builtins.removeAttrs snapshotArgs [ "compressor" ] // { inherit architecture; }))
+      [ "amd64" "arm64" ];
+  }).layout;
+
   # No tag: the tag is derived from the stream script's output path. Upper case in the
   # name is lowered for the image name; the registry prefix stays.
   untagged = lib.streamLayeredImage {

@@ -5,23 +5,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 
 use common::{
-    closure, command, nix_build, nix_eval_json, oci_unpack, read_stream_conf, run_stdout, temp_dir,
+    assert_store_is_the_tools_closure, command, entries, nix_build, oci_unpack, read_stream_conf,
+    run_stdout, temp_dir, tools_closure,
 };
 use serde_json::Value;
-
-/// The store paths the hello image must contain: the closure of its busybox tools, which
-/// are both its contents and what its Cmd refers to.
-fn expected_closure() -> Vec<String> {
-    let tools =
-        nix_eval_json("(import ./nix/test-support.nix { inherit stowageBinary; }).tools.outPath");
-    let tools = PathBuf::from(tools.as_str().expect("tools path is a string"));
-    closure(&[&tools])
-}
 
 #[test]
 fn skopeo_inspects_the_hello_archive() {
@@ -50,7 +39,7 @@ fn skopeo_inspects_the_hello_archive() {
         .flat_map(|layer| layer.as_array().expect("a store layer is a list"))
         .map(|p| p.as_str().expect("store path").to_owned())
         .collect();
-    let expected: BTreeSet<String> = expected_closure().into_iter().collect();
+    let expected: BTreeSet<String> = tools_closure().into_iter().collect();
     assert_eq!(in_layers, expected, "the layers hold exactly the closure");
 }
 
@@ -59,7 +48,6 @@ fn umoci_unpacks_the_store_closure_file_by_file() {
     let dir = temp_dir();
     let image = nix_build("examples/hello.nix", "", dir.path());
     let rootfs = oci_unpack(&image, dir.path());
-    let expected = expected_closure();
     assert_eq!(
         entries(&rootfs),
         vec!["bin".to_owned(), "nix".to_owned()],
@@ -71,73 +59,5 @@ fn umoci_unpacks_the_store_closure_file_by_file() {
         "contents are merged into the root as symlinks into the store: {}",
         busybox.display()
     );
-    let names: Vec<String> = expected
-        .iter()
-        .map(|p| p.trim_start_matches("/nix/store/").to_owned())
-        .collect();
-    assert_eq!(entries(&rootfs.join("nix/store")), names);
-
-    for path in &expected {
-        let unpacked = rootfs.join(path.trim_start_matches('/'));
-        compare_trees(Path::new(path), &unpacked);
-    }
-}
-
-/// The sorted names in a directory.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| {
-            e.expect("directory entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    names
-}
-
-/// Asserts that `copy` is `original` again: the same kind of file, the same permission
-/// bits, the same bytes or symlink target, and for directories the same entries.
-fn compare_trees(original: &Path, copy: &Path) {
-    let want = fs::symlink_metadata(original)
-        .unwrap_or_else(|e| panic!("stat {}: {e}", original.display()));
-    let got = fs::symlink_metadata(copy)
-        .unwrap_or_else(|e| panic!("{} is missing from the rootfs: {e}", copy.display()));
-    assert_eq!(
-        want.file_type(),
-        got.file_type(),
-        "{}: kind of file differs",
-        copy.display()
-    );
-    if want.file_type().is_symlink() {
-        assert_eq!(
-            fs::read_link(original).expect("read the original link"),
-            fs::read_link(copy).expect("read the unpacked link"),
-            "{}: symlink target differs",
-            copy.display()
-        );
-        return;
-    }
-    assert_eq!(
-        format!("{:o}", want.permissions().mode() & 0o7777),
-        format!("{:o}", got.permissions().mode() & 0o7777),
-        "{}: mode differs",
-        copy.display()
-    );
-    if want.is_dir() {
-        let names = entries(original);
-        assert_eq!(names, entries(copy), "{}: entries differ", copy.display());
-        for name in names {
-            compare_trees(&original.join(&name), &copy.join(&name));
-        }
-    } else {
-        assert!(
-            fs::read(original).expect("read the original")
-                == fs::read(copy).expect("read the copy"),
-            "{}: contents differ",
-            copy.display()
-        );
-    }
+    assert_store_is_the_tools_closure(&rootfs);
 }

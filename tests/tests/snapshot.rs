@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{layer_listing, nix_build, temp_dir, DockerArchive};
+use common::{layer_listing, nix_build, temp_dir, DockerArchive, OciLayout};
 
 #[test]
 fn snapshot_image_shape() {
@@ -29,4 +29,30 @@ fn snapshot_image_shape() {
     for (name, layer) in &archive.layers {
         insta::assert_snapshot!(name.replace('/', "_"), layer_listing(layer).join("\n"));
     }
+}
+
+/// The image above as an OCI layout: what `skopeo copy oci:` and a registry see. Layer
+/// digests are of gzip blocks, so a change of the compressor (or its level) shows here.
+#[test]
+fn snapshot_oci_layout() {
+    let layout = built_layout("snapshot-oci");
+    let names: Vec<&String> = layout.files.keys().collect();
+    insta::assert_json_snapshot!("oci_files", names);
+    insta::assert_json_snapshot!("oci_index", layout.index());
+    insta::assert_json_snapshot!("oci_manifest", layout.manifest());
+    insta::assert_json_snapshot!("oci_config", layout.config());
+}
+
+/// An image index over that image for two architectures, as imageIndex's layout holds it.
+#[test]
+fn snapshot_image_index() {
+    let layout = built_layout("snapshot-index");
+    insta::assert_json_snapshot!("index_layout_index", layout.index());
+    insta::assert_json_snapshot!("index_image_index", layout.manifest());
+}
+
+/// The OCI layout attribute `attr` of tests/nix/images.nix builds, read whole.
+fn built_layout(attr: &str) -> OciLayout {
+    let dir = temp_dir();
+    OciLayout::open(&nix_build("tests/nix/images.nix", attr, dir.path()))
 }

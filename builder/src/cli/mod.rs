@@ -1,13 +1,14 @@
 //! The command line: clap's types for every subcommand, turned into calls of
 //! [`crate::commands`]. The only place that knows clap.
 
-use crate::commands::image::OutputFormat;
 use crate::commands::layers::{self, Format, LayersRequest};
-use crate::commands::{export, image, load, merge, nix, pull, push};
+use crate::commands::{export, image, index, load, merge, nix, pull, push};
 use crate::engine::endpoint::EngineChoice;
 use crate::error::{escape_controls, Error, Result};
 use crate::image::base::select::ImageChoice;
 use crate::image::descriptor::ManifestFormat;
+use crate::image::oci::LayoutKind;
+use crate::image::output_format::OutputFormat;
 use crate::image::publish::PublishFormat;
 use crate::layering::AlgorithmName;
 use crate::registry::auth::AuthArgs;
@@ -56,11 +57,12 @@ pub enum Command {
     /// Write the image to a file: a docker-archive (`docker load -i FILE`) or an OCI layout.
     ///
     /// A docker-archive is byte-identical to `stream` unless compressed. An OCI layout
-    /// (`oci-dir`: a directory for umoci and `skopeo copy oci:FILE:TAG`; `oci-archive`: its
-    /// tar, for `podman load`) may also be made from an image archive. Nothing is left at
-    /// FILE on error.
+    /// (`oci-dir`: a directory for umoci and `skopeo copy oci:FILE:NAME:TAG`;
+    /// `oci-archive`: its tar, for `podman load`) may also be made from an image archive,
+    /// or from an index file (the library's imageIndex) as one image index. Nothing is
+    /// left at FILE on error.
     Build {
-        /// The conf file (for OCI output, also a docker-archive).
+        /// The conf file (for OCI output, also a docker-archive or an index file).
         conf: PathBuf,
         /// Where to write the image.
         #[arg(short, long, value_name = "FILE")]
@@ -74,6 +76,33 @@ pub enum Command {
         compress: Option<Compression>,
         #[command(flatten)]
         tag: RepoTagArg,
+    },
+    /// Write images of several platforms behind one OCI image index, as an OCI layout
+    /// (a multi-arch image: `skopeo copy --all oci:FILE:NAME:TAG docker://…`).
+    ///
+    /// Each IMAGE is a stream script, a conf or an image archive; no two may be for the
+    /// same platform (os/architecture/variant). Nothing is left at FILE on error.
+    Index {
+        /// Where to write the layout.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// What to write.
+        #[arg(long, default_value = "oci-dir", value_parser = layout_parser())]
+        format: LayoutKind,
+        /// The layers' compression.
+        #[arg(long, default_value = "gzip", value_parser = compression_parser())]
+        compress: Compression,
+        /// The index's NAME[:TAG] in index.json [default: the first IMAGE's; TAG: latest]
+        #[arg(
+            short = 't',
+            long = "repo_tag",
+            visible_alias = "repo-tag",
+            value_name = "NAME[:TAG]"
+        )]
+        repo_tag: Option<String>,
+        /// The images, one per platform.
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<PathBuf>,
     },
     /// Write an image's root filesystem, its layers applied, as one tarball (`./bin/sh`, …).
     ///
@@ -290,14 +319,18 @@ fn compression_parser() -> impl TypedValueParser<Value = Compression> {
         .map(|name: String| Compression::parse(&name).expect("one of the names"))
 }
 
-/// Parses `--format` of `stowage build`.
+/// Parses `--format` of `stowage build`: one of [`OutputFormat::NAMES`].
 fn output_format_parser() -> impl TypedValueParser<Value = OutputFormat> {
-    PossibleValuesParser::new(["docker-archive", "oci-archive", "oci-dir"]).map(|name: String| {
-        match name.as_str() {
-            "oci-archive" => OutputFormat::OciArchive,
-            "oci-dir" => OutputFormat::OciDir,
-            _ => OutputFormat::DockerArchive,
-        }
+    PossibleValuesParser::new(OutputFormat::NAMES)
+        .map(|name: String| OutputFormat::parse(&name).expect("one of the names"))
+}
+
+/// Parses `--format` of `stowage index`: the OCI layouts of [`OutputFormat::NAMES`].
+fn layout_parser() -> impl TypedValueParser<Value = LayoutKind> {
+    PossibleValuesParser::new(["oci-dir", "oci-archive"]).map(|name: String| {
+        OutputFormat::parse(&name)
+            .and_then(OutputFormat::layout)
+            .expect("one of the layouts")
     })
 }
 
@@ -314,6 +347,13 @@ pub fn run(cli: Cli) -> Result<()> {
             compress,
             tag,
         } => image::build(&conf, tag.repo_tag.as_deref(), &output, format, compress),
+        Command::Index {
+            output,
+            format,
+            compress,
+            repo_tag,
+            images,
+        } => index::index(&images, repo_tag.as_deref(), &output, format, compress),
         Command::Export { image, output } => {
             export::export(&image, &ImageChoice::default(), &output)
         }

@@ -6,13 +6,13 @@
 //! runAsRoot, as in nixpkgs), followed by the store paths of the closure the base lacks.
 
 use crate::commands::from_image::read_from_image;
+use crate::commands::image::write_plan;
 use crate::conf::attrs::BuildImageAttrs;
 use crate::customisation::fakeroot::Ownership;
 use crate::customisation::{self, CustomisationSpec, Merge, RunAsRoot};
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
-use crate::image::archive;
 use crate::image::base::select::ImageChoice;
 use crate::image::base::store_paths::{base_store, BaseStore};
 use crate::image::base::BaseImage;
@@ -61,7 +61,7 @@ pub fn build_image(
     let store_part = store_part(attrs_file, &attrs, store_dir, &in_base, spec.owner.mtime)?;
     let layer = new_layer(tree_part, store_part)?;
     let plan = ImagePlan::new(spec, base, vec![layer]);
-    archive::write_file(&plan, &attrs.outputs.out, attrs.compressor)
+    write_plan(plan, &attrs.outputs.out, attrs.format, attrs.compressor)
 }
 
 /// What the image says about itself: buildImage's name and tag rules, `Env` appended to

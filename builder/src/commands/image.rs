@@ -2,7 +2,7 @@
 //! its store layers planned, and the image written.
 
 use crate::commands::from_image::read_from_image;
-use crate::commands::image_input::open_images;
+use crate::commands::image_input::{open_images, Images};
 use crate::conf::Conf;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
@@ -10,7 +10,9 @@ use crate::image::archive;
 use crate::image::base::select::ImageChoice;
 use crate::image::base::BaseImage;
 use crate::image::oci::{self, LayoutContent, LayoutKind};
+use crate::image::output_format::OutputFormat;
 use crate::image::plan::{self, ImagePlan, StoreLayers};
+use crate::image::publishable::Publishable;
 use crate::layering::{self, FixedLayers, Plan};
 use crate::sys;
 use crate::tar::compression::Compression;
@@ -87,17 +89,9 @@ pub fn stream(conf: &Path, repo_tag: Option<&str>, out: &mut File) -> Result<()>
     archive::stream(&plan_from_conf(conf, repo_tag)?, out, "stdout")
 }
 
-/// What `stowage build` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    DockerArchive,
-    OciArchive,
-    OciDir,
-}
-
 /// `stowage build`: the image into `output`, whole or not at all. A docker-archive is
-/// compressed as a whole (`compression`, default none); an OCI layout's layers are
-/// compressed one by one (default gzip), and its image may also be an archive.
+/// compressed as a whole; an OCI layout's layers one by one, and its image may also be
+/// an archive or an index file. `compression` `None` is the format's default.
 pub fn build(
     conf: &Path,
     repo_tag: Option<&str>,
@@ -105,15 +99,20 @@ pub fn build(
     format: OutputFormat,
     compression: Option<Compression>,
 ) -> Result<()> {
-    let layout = match format {
-        OutputFormat::DockerArchive => {
-            let plan = plan_from_conf(conf, repo_tag)?;
-            return archive::write_file(&plan, output, compression.unwrap_or(Compression::None));
-        }
-        OutputFormat::OciArchive => LayoutKind::Archive,
-        OutputFormat::OciDir => LayoutKind::Dir,
-    };
-    let opened = open_images(conf, repo_tag)?;
+    let compression = compression.unwrap_or(format.default_compression());
+    match format.layout() {
+        None => write_plan(plan_from_conf(conf, repo_tag)?, output, format, compression),
+        Some(layout) => write_images(&open_images(conf, repo_tag)?, output, layout, compression),
+    }
+}
+
+/// Writes `opened` as an OCI layout: one image, or an index over several.
+pub fn write_images(
+    opened: &Images,
+    output: &Path,
+    layout: LayoutKind,
+    compression: Compression,
+) -> Result<()> {
     let content = match &opened.index_name {
         Some(reference) => LayoutContent::Index {
             images: &opened.images,
@@ -124,10 +123,26 @@ pub fn build(
             tag: None,
         },
     };
-    oci::write_layout(
-        content,
-        compression.unwrap_or(Compression::Gzip),
-        output,
-        layout,
-    )
+    oci::write_layout(content, compression, output, layout)
+}
+
+/// Writes the planned image `plan` into `output` as `format` (buildImage's and the
+/// layered functions' one image).
+pub fn write_plan(
+    plan: ImagePlan,
+    output: &Path,
+    format: OutputFormat,
+    compression: Compression,
+) -> Result<()> {
+    match format.layout() {
+        None => archive::write_file(&plan, output, compression),
+        Some(layout) => {
+            let image = Publishable::planned(plan);
+            let content = LayoutContent::Image {
+                image: &image,
+                tag: None,
+            };
+            oci::write_layout(content, compression, output, layout)
+        }
+    }
 }

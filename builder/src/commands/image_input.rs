@@ -8,39 +8,82 @@
 
 use crate::commands::image::plan_from_conf;
 use crate::error::{Error, Result};
-use crate::image::publishable::Publishable;
+use crate::image::publishable::{shared_platform, Platform, Publishable};
+use crate::image::repo_tag::RepoTag;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The images an IMAGE argument names: one, or an index file's several.
 pub struct Images {
     pub images: Vec<Publishable>,
-    /// An index file's NAME:TAG (TAG `latest` when it gives none), which names the
-    /// index as a whole.
+    /// An index's NAME:TAG, which names it as a whole; `None` for one image.
     pub index_name: Option<String>,
 }
 
 /// Opens the image or index file at `path`.
 pub fn open_images(path: &Path, repo_tag: Option<&str>) -> Result<Images> {
-    if let Some(index) = read_index_file(path)? {
-        let images = index
-            .images
-            .iter()
-            .map(|image| open_image(image, None))
-            .collect::<Result<Vec<_>>>()?;
-        return Ok(Images {
-            images,
-            index_name: Some(format!(
-                "{}:{}",
-                index.name,
-                index.tag.as_deref().unwrap_or("latest")
-            )),
-        });
+    match read_index_file(path)? {
+        Some(index) => {
+            let tag = index.tag.as_deref().unwrap_or("latest");
+            let reference = format!("{}:{tag}", index.name);
+            RepoTag::parse(&reference)
+                .map_err(|m| Error::input(path, format!("name and tag: {m}")))?;
+            open_index(&index.images, Some(&reference))
+        }
+        None => Ok(Images {
+            images: vec![open_image(path, repo_tag)?],
+            index_name: None,
+        }),
     }
+}
+
+/// Opens the images of an index named `reference` (NAME[:TAG], TAG `latest` when it
+/// gives none; by default the first image's NAME:TAG). One image per platform, since a
+/// client picks an index's image by platform and would never see a second one.
+pub fn open_index(paths: &[PathBuf], reference: Option<&str>) -> Result<Images> {
+    let images = paths
+        .iter()
+        .map(|image| open_image(image, None))
+        .collect::<Result<Vec<_>>>()?;
+    let platforms: Vec<&Platform> = images.iter().map(|image| &image.platform).collect();
+    if let Some((first, second)) = shared_platform(&platforms) {
+        return Err(Error::input(
+            &paths[second],
+            format!(
+                "is for {} as {} is; an index holds one image per platform: give each image another architecture (or variant)",
+                platforms[second],
+                paths[first].display()
+            ),
+        ));
+    }
+    let index_name = match reference {
+        Some(text) => RepoTag::parse(text)
+            .map_err(|m| Error::Usage(format!("the index's NAME:TAG: {m}")))?
+            .with_default_tag("latest"),
+        None => default_reference(&images, paths)?,
+    };
     Ok(Images {
-        images: vec![open_image(path, repo_tag)?],
-        index_name: None,
+        images,
+        index_name: Some(index_name),
     })
+}
+
+/// The NAME:TAG of the first of `images` (at `paths`), which names an index by default.
+fn default_reference(images: &[Publishable], paths: &[PathBuf]) -> Result<String> {
+    let tagged = images
+        .first()
+        .and_then(|image| image.repo_tag.as_ref())
+        .filter(|repo_tag| repo_tag.tag.is_some());
+    match (tagged, paths.first()) {
+        (Some(repo_tag), _) => Ok(repo_tag.to_string()),
+        (None, Some(path)) => Err(Error::input(
+            path,
+            "has no NAME:TAG to name the index by; give the index one (-t NAME:TAG)",
+        )),
+        (None, None) => Err(Error::Usage(
+            "an image index needs at least one image".into(),
+        )),
+    }
 }
 
 /// An index file: images of several platforms under one name.
@@ -51,7 +94,7 @@ struct IndexFile {
     stowage_index: u32,
     name: String,
     tag: Option<String>,
-    images: Vec<std::path::PathBuf>,
+    images: Vec<PathBuf>,
 }
 
 /// Reads `path` as an index file, if it is one (a JSON object with `stowageIndex`).
@@ -113,4 +156,102 @@ fn starts_with(path: &Path, magic: &[u8]) -> Result<bool> {
         .read_to_end(&mut start)
         .map_err(|e| Error::read(path, e))?;
     Ok(start == magic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A conf of no layers for `architecture`, named `repo_tag`, at `dir/name`.
+    fn conf(dir: &Path, name: &str, architecture: &str, repo_tag: &str) -> PathBuf {
+        let path = dir.join(name);
+        let conf = json!({
+            "architecture": architecture,
+            "config": {},
+            "created": "1970-01-01T00:00:01Z",
+            "store_layers": [],
+            "customisation_layer": null,
+            "repo_tag": repo_tag,
+        });
+        std::fs::write(&path, conf.to_string()).unwrap();
+        path
+    }
+
+    fn error(result: Result<Images>) -> String {
+        match result {
+            Ok(_) => panic!("opened"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_index_is_named_by_its_first_image_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = [
+            conf(dir.path(), "a", "amd64", "app:1.0"),
+            conf(dir.path(), "b", "arm64", "app:other"),
+        ];
+        let opened = open_index(&images, None).unwrap();
+        assert_eq!(opened.index_name.as_deref(), Some("app:1.0"));
+        let opened = open_index(&images, Some("registry:5000/app")).unwrap();
+        assert_eq!(
+            opened.index_name.as_deref(),
+            Some("registry:5000/app:latest")
+        );
+        assert!(error(open_index(&images, Some("App"))).contains("NAME:TAG"));
+    }
+
+    #[test]
+    fn two_images_of_one_platform_are_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = [
+            conf(dir.path(), "a", "amd64", "app:1"),
+            conf(dir.path(), "b", "arm64", "app:1"),
+            conf(dir.path(), "c", "amd64", "app:1"),
+        ];
+        let message = error(open_index(&images, None));
+        for part in ["/c", "linux/amd64", "/a", "one image per platform"] {
+            assert!(message.contains(part), "{message}");
+        }
+    }
+
+    #[test]
+    fn index_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = conf(dir.path(), "a", "amd64", "app:1");
+        let index = dir.path().join("index.json");
+        let cases = [
+            (
+                json!({"stowageIndex": 1, "name": "app", "images": []}),
+                "naming no images",
+            ),
+            (
+                json!({"stowageIndex": 2, "name": "app", "images": [image]}),
+                "version 2",
+            ),
+            (
+                json!({"stowageIndex": 1, "name": "App!", "images": [image]}),
+                "name and tag",
+            ),
+            (
+                json!({"stowageIndex": 1, "name": "app", "images": [image], "x": 1}),
+                "valid index file",
+            ),
+        ];
+        for (content, expected) in cases {
+            std::fs::write(&index, content.to_string()).unwrap();
+            let message = error(open_images(&index, None));
+            assert!(message.contains(expected), "{content}: {message}");
+            assert!(message.contains("index.json"), "{message}");
+        }
+        std::fs::write(
+            &index,
+            json!({"stowageIndex": 1, "name": "app", "images": [image]}).to_string(),
+        )
+        .unwrap();
+        let opened = open_images(&index, None).unwrap();
+        assert_eq!(opened.index_name.as_deref(), Some("app:latest"));
+        assert_eq!(opened.images.len(), 1);
+    }
 }

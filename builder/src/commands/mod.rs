@@ -6,6 +6,7 @@ pub mod export;
 pub mod from_image;
 pub mod image;
 pub mod image_input;
+pub mod index;
 pub mod layers;
 pub mod load;
 pub mod merge;

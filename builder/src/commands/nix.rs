@@ -12,7 +12,6 @@ use crate::customisation::{CustomisationSpec, Merge};
 use crate::error::{Error, Result};
 use crate::graph::store_path::StorePath;
 use crate::graph::Graph;
-use crate::image::archive;
 use crate::image::base::select::ImageChoice;
 use crate::image::timestamp::Timestamp;
 use std::io::Write;
@@ -55,8 +54,13 @@ pub fn run(command: NixCommand) -> Result<()> {
         ),
         NixCommand::Archive => {
             let attrs: ArchiveAttrs = read_attrs(&attrs_file)?;
-            let plan = image::plan_from_conf(&attrs.stream_script, None)?;
-            archive::write_file(&plan, &attrs.outputs.out, attrs.compressor)
+            image::build(
+                &attrs.stream_script,
+                None,
+                &attrs.outputs.out,
+                attrs.format,
+                Some(attrs.compressor),
+            )
         }
         NixCommand::ExportImage => {
             let attrs: ExportImageAttrs = read_attrs(&attrs_file)?;

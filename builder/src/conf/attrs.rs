@@ -6,6 +6,7 @@ use crate::conf::Conf;
 use crate::customisation::perms::RawPermRule;
 use crate::error::{Error, Result};
 use crate::graph::GraphEntry;
+use crate::image::output_format::OutputFormat;
 use crate::tar::compression::Compression;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -61,14 +62,20 @@ pub struct StreamScriptAttrs {
     pub debug: bool,
 }
 
-/// `stowage nix archive`.
+/// `stowage nix archive`: what `stowage build` does, for buildLayeredImage (a stream
+/// script) and imageIndex's layout (an index file, given as `image`).
 #[derive(Debug, Deserialize)]
 pub struct ArchiveAttrs {
     pub outputs: Outputs,
-    #[serde(rename = "streamScript")]
+    #[serde(rename = "streamScript", alias = "image")]
     pub stream_script: PathBuf,
+    /// A docker-archive's compression as a whole, an OCI layout's per layer.
     #[serde(default = "no_compression")]
     pub compressor: Compression,
+    /// Absent (a docker-archive) unless the library's `format` says otherwise, so the
+    /// derivations of docker-archives stay what they were.
+    #[serde(default = "docker_archive")]
+    pub format: OutputFormat,
 }
 
 /// `stowage nix export-image`.
@@ -149,6 +156,10 @@ fn no_compression() -> Compression {
     Compression::None
 }
 
+fn docker_archive() -> OutputFormat {
+    OutputFormat::DockerArchive
+}
+
 /// Where Nix put `.attrs.json`. Nix 2.8 sets `NIX_ATTRS_JSON_FILE` to the path outside the
 /// sandbox, so fall back to the build directory, which is the working directory.
 pub fn attrs_file() -> PathBuf {
@@ -219,6 +230,10 @@ pub struct BuildImageAttrs {
     /// The closure to register in the image's Nix database (includeNixDB).
     #[serde(default)]
     pub nix_db_graph: Option<Vec<GraphEntry>>,
+    /// A docker-archive's compression as a whole, an OCI layout's per layer.
     #[serde(default = "no_compression")]
     pub compressor: Compression,
+    /// Absent for a docker-archive (see [`ArchiveAttrs::format`]).
+    #[serde(default = "docker_archive")]
+    pub format: OutputFormat,
 }

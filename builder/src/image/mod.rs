@@ -14,6 +14,7 @@ pub mod layer_cache;
 pub mod merge;
 pub mod oci;
 pub mod output_file;
+pub mod output_format;
 pub mod plan;
 pub mod platform;
 pub mod publish;

@@ -132,3 +132,56 @@ impl Publishable {
         }
     }
 }
+
+impl std::fmt::Display for Platform {
+    /// `os/architecture[/variant]`, as `docker --platform` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(variant) => write!(f, "/{variant}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The positions of the first two of `platforms` that are the same, if any.
+pub fn shared_platform(platforms: &[&Platform]) -> Option<(usize, usize)> {
+    platforms.iter().enumerate().find_map(|(second, platform)| {
+        platforms[..second]
+            .iter()
+            .position(|earlier| earlier == platform)
+            .map(|first| (first, second))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn platform(architecture: &str, variant: Option<&str>) -> Platform {
+        Platform {
+            os: "linux".to_owned(),
+            architecture: architecture.to_owned(),
+            variant: variant.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn images_of_one_platform_are_found() {
+        let amd64 = platform("amd64", None);
+        let arm64 = platform("arm64", None);
+        let again = platform("amd64", None);
+        assert_eq!(shared_platform(&[&amd64, &arm64, &again]), Some((0, 2)));
+        assert_eq!(shared_platform(&[&amd64, &arm64]), None);
+        assert_eq!(shared_platform(&[]), None);
+    }
+
+    #[test]
+    fn variants_tell_platforms_apart() {
+        let v6 = platform("arm", Some("v6"));
+        let v7 = platform("arm", Some("v7"));
+        assert_eq!(shared_platform(&[&v6, &v7]), None);
+        assert_eq!(v7.to_string(), "linux/arm/v7");
+        assert_eq!(shared_platform(&[&v7, &v7.clone()]), Some((0, 1)));
+    }
+}

@@ -13,6 +13,8 @@
 
 pub mod registry;
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -132,14 +134,124 @@ pub fn store_hash_part(path: &str) -> String {
 /// `skopeo copy` to an OCI layout, then `umoci unpack`. Returns the root filesystem.
 pub fn oci_unpack(image: &Path, dir: &Path) -> PathBuf {
     let layout = dir.join("oci");
-    let bundle = dir.join("bundle");
     run(command("skopeo", ["copy", "--quiet"])
         .arg(format!("docker-archive:{}", image.display()))
         .arg(format!("oci:{}:image", layout.display())));
+    umoci_unpack(&layout, "image", &dir.join("bundle"))
+}
+
+/// `umoci unpack --rootless` of the image `reference` (NAME:TAG) of the OCI layout
+/// directory `layout` into the bundle `bundle`. Returns the root filesystem.
+pub fn umoci_unpack(layout: &Path, reference: &str, bundle: &Path) -> PathBuf {
     run(command("umoci", ["unpack", "--rootless", "--image"])
-        .arg(format!("{}:image", layout.display()))
-        .arg(&bundle));
+        .arg(format!("{}:{reference}", layout.display()))
+        .arg(bundle));
     bundle.join("rootfs")
+}
+
+/// The closure of the busybox tools of nix/test-support.nix: what an image whose
+/// contents are those tools holds in its store.
+pub fn tools_closure() -> Vec<String> {
+    closure(&[&tools_path()])
+}
+
+/// Asserts that the store of the root filesystem `rootfs` holds [`tools_closure`], file
+/// by file, and nothing else.
+pub fn assert_store_is_the_tools_closure(rootfs: &Path) {
+    let expected = tools_closure();
+    let names: Vec<String> = expected
+        .iter()
+        .map(|p| p.trim_start_matches("/nix/store/").to_owned())
+        .collect();
+    assert_eq!(entries(&rootfs.join("nix/store")), names);
+    for path in &expected {
+        compare_trees(Path::new(path), &rootfs.join(path.trim_start_matches('/')));
+    }
+}
+
+/// The store path of the busybox tools of nix/test-support.nix.
+pub fn tools_path() -> PathBuf {
+    let tools =
+        nix_eval_json("(import ./nix/test-support.nix { inherit stowageBinary; }).tools.outPath");
+    PathBuf::from(tools.as_str().expect("tools path is a string"))
+}
+
+/// An OCI image layout, a directory or its tar (oci-archive), read whole: every file
+/// by its name in the layout (`index.json`, `blobs/sha256/<hex>`, …).
+pub struct OciLayout {
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl OciLayout {
+    /// Reads the layout at `path`.
+    pub fn open(path: &Path) -> OciLayout {
+        let mut files = std::collections::BTreeMap::new();
+        if path.is_dir() {
+            read_tree(path, path, &mut files);
+        } else {
+            let bytes =
+                std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            // The directory members are left out, as a directory's listing has none.
+            for (name, data) in tar_members(&bytes) {
+                if !matches!(name.trim_end_matches('/'), "blobs" | "blobs/sha256") {
+                    files.insert(name, data);
+                }
+            }
+        }
+        OciLayout { files }
+    }
+
+    /// `index.json`.
+    pub fn index(&self) -> Value {
+        self.json("index.json")
+    }
+
+    /// The JSON blob a descriptor (`{"digest": "sha256:…", …}`) names.
+    pub fn blob(&self, descriptor: &Value) -> Value {
+        let digest = descriptor["digest"]
+            .as_str()
+            .expect("a descriptor's digest");
+        self.json(&format!("blobs/{}", digest.replace(':', "/")))
+    }
+
+    /// The manifest `index.json` names (its first entry).
+    pub fn manifest(&self) -> Value {
+        self.blob(&self.index()["manifests"][0])
+    }
+
+    /// The config of [`OciLayout::manifest`].
+    pub fn config(&self) -> Value {
+        self.blob(&self.manifest()["config"])
+    }
+
+    /// The digest of that config: the image ID engines give the image.
+    pub fn image_id(&self) -> String {
+        let id = &self.manifest()["config"]["digest"];
+        id.as_str().expect("the config's digest").to_owned()
+    }
+
+    fn json(&self, name: &str) -> Value {
+        let bytes = self
+            .files
+            .get(name)
+            .unwrap_or_else(|| panic!("the layout has no {name}"));
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
+    }
+}
+
+/// Reads the regular files under `dir` into `files`, named relative to `root`.
+fn read_tree(root: &Path, dir: &Path, files: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+    for entry in entries(dir) {
+        let path = dir.join(entry);
+        if path.is_dir() {
+            read_tree(root, &path, files);
+        } else {
+            let name = path.strip_prefix(root).expect("below the root");
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            files.insert(name.to_string_lossy().into_owned(), bytes);
+        }
+    }
 }
 
 /// A container engine as the tests drive it: Docker, or podman with runc (crun and
@@ -330,4 +442,63 @@ pub fn nix_store_in(rootfs: &Path) -> Command {
     let mut cmd = command("nix-store", ["--store"]);
     cmd.arg(rootfs);
     cmd
+}
+
+/// The sorted names in a directory.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Asserts that `copy` is `original` again: the same kind of file, the same permission
+/// bits, the same bytes or symlink target, and for directories the same entries.
+pub fn compare_trees(original: &Path, copy: &Path) {
+    let want = fs::symlink_metadata(original)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", original.display()));
+    let got = fs::symlink_metadata(copy)
+        .unwrap_or_else(|e| panic!("{} is missing from the rootfs: {e}", copy.display()));
+    assert_eq!(
+        want.file_type(),
+        got.file_type(),
+        "{}: kind of file differs",
+        copy.display()
+    );
+    if want.file_type().is_symlink() {
+        assert_eq!(
+            fs::read_link(original).expect("read the original link"),
+            fs::read_link(copy).expect("read the unpacked link"),
+            "{}: symlink target differs",
+            copy.display()
+        );
+        return;
+    }
+    assert_eq!(
+        format!("{:o}", want.permissions().mode() & 0o7777),
+        format!("{:o}", got.permissions().mode() & 0o7777),
+        "{}: mode differs",
+        copy.display()
+    );
+    if want.is_dir() {
+        let names = entries(original);
+        assert_eq!(names, entries(copy), "{}: entries differ", copy.display());
+        for name in names {
+            compare_trees(&original.join(&name), &copy.join(&name));
+        }
+    } else {
+        assert!(
+            fs::read(original).expect("read the original")
+                == fs::read(copy).expect("read the copy"),
+            "{}: contents differ",
+            copy.display()
+        );
+    }
 }
