@@ -11,7 +11,7 @@
 # layers are written only into the layout) or docker-archives (buildLayeredImage,
 # buildImage, pullImage), one per platform (os/architecture/variant; the builder
 # refuses two of one platform, which a client could never pick).
-{ stowage, system, ... }:
+{ stowage, tools, system, ... }:
 
 {
   # The index's name, lower-cased as the images' are.
@@ -56,7 +56,15 @@ let
     image = indexFile;
   } // output.attrs);
 in
-indexFile // {
+# `push`: the images and the index (or manifest list, with --format docker) to a
+# registry; see runner.nix.
+indexFile
+// import ./runner.nix { inherit stowage tools system; } {
+  name = baseName;
+  image = null;
+  pushable = indexFile;
+}
+// {
   inherit imageName layout;
   imageTag = if tag == null then "latest" else tag;
 }

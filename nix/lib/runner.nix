@@ -17,7 +17,8 @@
   # The image's base name (`hello` for `registry.example.com/team/hello`): the
   # executable is `bin/<subcommand>-<name>`.
   name,
-  # The derivation the subcommand reads: a stream script or an image archive.
+  # The derivation the subcommand reads: a stream script or an image archive. null: no
+  # `load` (an index file: an engine loads one platform's image, not an index).
   image,
   # What `push` reads, when it is not `image`: buildLayeredImage pushes its stream
   # script, whose store layers are known by their paths (an archive is read whole).
@@ -44,11 +45,11 @@ let
       meta.mainProgram = program;
     };
 in
-{
+(if image == null then { } else {
   # Loads the image into a container engine, streamed through its API socket with no
   # archive written (`stowage load`; arguments: --podman, --host unix:///PATH, -t).
   load = runner "load" image;
-}
+})
 // (if pushable == null then { } else {
   # Pushes the image to a registry, sending only the layers it lacks (`stowage push`;
   # arguments: docker://REGISTRY/NAME[:TAG], --creds, --authfile, --cert-dir, …):
