@@ -21,6 +21,7 @@ pub mod layering;
 mod registry;
 mod sys;
 mod tar;
+mod units;
 
 #[cfg(test)]
 mod robustness_tests;

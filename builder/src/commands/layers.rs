@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::graph::{legacy, Graph, GraphEntry};
 use crate::image::base::select::ImageChoice;
 use crate::layering::{self, AlgorithmName, FixedLayers, Plan, PlannedLayer, Settings};
+use crate::units::human_bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -240,13 +241,13 @@ pub fn render_text(graph: &Graph, plan: &Plan, explain: bool) -> String {
             out,
             "layer {:>3}  {:>10}  {} path{}",
             i + 1,
-            human(layer.size(graph)),
+            human_bytes(layer.size(graph)),
             layer.paths.len(),
             plural(layer.paths.len())
         );
         for p in largest_first(graph, layer) {
             let node = &graph.nodes()[p];
-            let _ = writeln!(out, "    {:>10}  {}", human(node.nar_size), node.path);
+            let _ = writeln!(out, "    {:>10}  {}", human_bytes(node.nar_size), node.path);
             if explain {
                 let _ = writeln!(
                     out,
@@ -268,7 +269,7 @@ pub fn render_text(graph: &Graph, plan: &Plan, explain: bool) -> String {
             format!(" ({fixed})")
         },
         plural(paths),
-        human(total)
+        human_bytes(total)
     );
     out
 }
@@ -306,21 +307,5 @@ fn plural(n: usize) -> &'static str {
         ""
     } else {
         "s"
-    }
-}
-
-/// Bytes in binary units with one decimal (`1.5 GiB`).
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }

@@ -101,13 +101,7 @@ impl LayerCache {
     }
 
     fn read(&self, key: &str) -> Option<(Sha256Digest, u64)> {
-        let path = self.dir.as_ref()?.join(key);
-        let mut bytes = Vec::new();
-        crate::input::open_regular(&path)
-            .ok()?
-            .take(ENTRY_LIMIT)
-            .read_to_end(&mut bytes)
-            .ok()?;
+        let bytes = read_entry(&self.dir.as_ref()?.join(key), ENTRY_LIMIT)?;
         let entry: Entry = serde_json::from_slice(&bytes).ok()?;
         Some((
             parse_hex(entry.digest.strip_prefix("sha256:")?)?,
@@ -139,6 +133,18 @@ pub fn cache_root() -> Option<PathBuf> {
         .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("stowage")))
         .or_else(|| var("HOME").map(|d| d.join(".cache/stowage")))
         .filter(|d| d.is_absolute())
+}
+
+/// The bytes of the small entry file `path`, if it is a regular file (at most `limit`
+/// bytes are read: a longer one is cut, and then not valid).
+pub fn read_entry(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    crate::input::open_regular(path)
+        .ok()?
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it, creating directories.

@@ -21,6 +21,7 @@ use crate::registry::push_state::PushState;
 use crate::registry::reference::Digest;
 use crate::tar::compression::Compression;
 use crate::tar::digest::Sha256Digest;
+use crate::units::human_bytes;
 use rayon::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -145,7 +146,7 @@ impl RegistryStore<'_> {
         if exists {
             self.say(&format!(
                 "{label} {short}: already present ({})",
-                human(size)
+                human_bytes(size)
             ));
             self.count(|r| r.present += 1);
             self.state.set_holder(digest, repository);
@@ -172,7 +173,7 @@ impl RegistryStore<'_> {
         }
         self.say(&format!(
             "{label} {short}: mounted from {from} ({})",
-            human(size)
+            human_bytes(size)
         ));
         self.count(|r| r.mounted += 1);
         self.state.set_holder(digest, repository);
@@ -195,7 +196,7 @@ impl RegistryStore<'_> {
         self.say(&format!(
             "{label} {}: uploaded {}",
             &digest.hex()[..12],
-            human(sent)
+            human_bytes(sent)
         ));
         self.count(|r| {
             r.uploaded += 1;
@@ -254,8 +255,8 @@ impl RegistryStore<'_> {
             self.say(&format!(
                 "\r{label} {}: uploading {} of {}",
                 &digest.hex()[..12],
-                human(offset),
-                human(size)
+                human_bytes(offset),
+                human_bytes(size)
             ));
         }
         api.finish_upload(&url, &digest_ref, None).map_err(fail)?;
@@ -401,21 +402,5 @@ impl BlobStore for RegistryStore<'_> {
             )
             .map(|_| ())
             .map_err(|m| self.error(format!("storing the manifest: {m}")))
-    }
-}
-
-/// `12.3 MiB`, for progress lines.
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }

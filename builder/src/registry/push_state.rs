@@ -7,9 +7,8 @@
 //! what is read back is checked (a repository name, an upload URL on the same registry)
 //! by those who use it, and a missing or unusable entry only costs a fresh upload.
 
-use crate::image::layer_cache::{cache_root, write_atomically};
+use crate::image::layer_cache::{cache_root, read_entry, write_atomically};
 use crate::tar::digest::Sha256Digest;
-use std::io::Read;
 use std::path::PathBuf;
 
 /// Entries are a repository name or an upload URL.
@@ -70,14 +69,10 @@ impl PushState {
     }
 
     fn read(&self, key: &str) -> Option<String> {
-        let path = self.dir.as_ref()?.join(key);
-        let mut text = String::new();
-        crate::input::open_regular(&path)
-            .ok()?
-            .take(ENTRY_LIMIT)
-            .read_to_string(&mut text)
-            .ok()?;
-        Some(text).filter(|t| !t.is_empty() && !t.contains(char::is_control))
+        let bytes = read_entry(&self.dir.as_ref()?.join(key), ENTRY_LIMIT)?;
+        String::from_utf8(bytes)
+            .ok()
+            .filter(|t| !t.is_empty() && !t.contains(char::is_control))
     }
 
     fn write(&self, key: &str, value: &str) {
