@@ -14,7 +14,7 @@ fn the_vm_test_script_passes_against_this_machines_engines() {
     let out = run_stdout(command("python3", [repo_file("tests/vm/driver.py")]).arg(&script));
     // One subtest per function and engine, and the driver's last word.
     let subtests = out.lines().filter(|l| l.starts_with("subtest: ")).count();
-    assert_eq!(subtests, 22, "{out}");
+    assert_eq!(subtests, 24, "{out}");
     assert!(out.ends_with("all subtests passed\n"), "{out}");
 }
 

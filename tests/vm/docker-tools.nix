@@ -14,13 +14,16 @@ in
 pkgs.testers.runNixOSTest {
   name = "stowage-docker-tools";
   nodes = {
+    # Each node also runs a registry on localhost:5000, for imageIndex's push.
     docker = {
       virtualisation.docker.enable = true;
       virtualisation.diskSize = 3072;
+      services.dockerRegistry.enable = true;
     };
     podman = {
       virtualisation.podman.enable = true;
       virtualisation.diskSize = 3072;
+      services.dockerRegistry.enable = true;
     };
   };
   testScript = ''
@@ -89,5 +92,15 @@ pkgs.testers.runNixOSTest {
         with subtest(f"{engine}: buildNixShellImage"):
             load(engine, "${images.nixShellArchive}")
             greets(engine, "stowage-vm/nix-shell-archive:latest")
+
+        with subtest(f"{engine}: imageIndex pushed, pulled for this platform"):
+            machine.wait_for_unit("docker-registry.service")
+            reference = "localhost:5000/stowage-vm/index:latest"
+            machine.succeed(
+                f"STOWAGE_CACHE_DIR=$(mktemp -d) ${images.index.push}/bin/push-index"
+                f" docker://{reference} --format docker")
+            insecure = "--tls-verify=false " if engine == "podman" else ""
+            machine.succeed(f"{engine} pull {insecure}{reference}")
+            greets(engine, reference)
   '';
 }

@@ -8,10 +8,15 @@ with runc), which the VMs would not need.
     python3 tests/vm/driver.py <test script>
 """
 
+import atexit
 import contextlib
+import os
 import re
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 
 
 class Machine:
@@ -43,7 +48,37 @@ class Machine:
         return result.stdout
 
     def wait_for_unit(self, unit):
-        """The engines here are already running."""
+        """The engines here are already running; the registry is started on first use."""
+        if unit == "docker-registry.service":
+            Registry.ensure()
+
+
+class Registry:
+    """The nodes' registry on localhost:5000 (services.dockerRegistry): Debian's
+    docker-registry, serving a temporary directory until the script ends (and at most
+    ten minutes)."""
+    started = None
+
+    @classmethod
+    def ensure(cls):
+        if cls.started:
+            return
+        storage = tempfile.mkdtemp(prefix="stowage-vm-registry-")
+        config = os.path.join(storage, "config.yml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write("version: 0.1\nlog: {level: error}\n"
+                    f"storage: {{filesystem: {{rootdirectory: {storage}/data}}}}\n"
+                    "http: {addr: 127.0.0.1:5000}\n")
+        cls.started = subprocess.Popen(["timeout", "600", "docker-registry", "serve", config],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        atexit.register(cls.started.kill)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:5000/v2/", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("docker-registry did not answer on 127.0.0.1:5000")
 
 
 @contextlib.contextmanager

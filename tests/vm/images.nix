@@ -22,6 +22,20 @@ rec {
     tag = "latest";
   });
 
+  # The machine's own platform and another: an engine pulling it picks the first.
+  index = dockerTools.imageIndex {
+    name = "stowage-vm/index";
+    tag = "latest";
+    images = [
+      streamed
+      (dockerTools.streamLayeredImage (greets // {
+        name = "stowage-vm/streamed";
+        tag = "arm64";
+        architecture = "arm64";
+      }))
+    ];
+  };
+
   layeredWithNixDb = dockerTools.buildLayeredImageWithNixDb (greets // {
     name = "stowage-vm/layered-nix-db";
     tag = "latest";
