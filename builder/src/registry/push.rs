@@ -34,7 +34,7 @@ pub struct Destination {
     /// For messages: `docker://host/repository[:tag]` as given.
     pub name: String,
     pub repository: String,
-    /// The tag; `None`: the image's own.
+    /// The tag; `None`: the image's own (`latest` for an index).
     pub tag: Option<String>,
     /// Blobs up to this size go in one request; larger ones in chunks of this size, so
     /// an interrupted upload loses at most one chunk (and a proxy limiting request
