@@ -275,8 +275,9 @@ pub struct PushCli {
     /// Write the pushed manifest's digest to FILE.
     #[arg(long, value_name = "FILE")]
     pub digestfile: Option<PathBuf>,
-    /// Upload blobs larger than this in chunks of this many bytes (an interrupted push
-    /// resumes from the last whole chunk) [default: 32 MiB]
+    /// Upload blobs larger than this in chunks of this many bytes (a push interrupted
+    /// between chunks resumes after the last; docker-registry drops an upload cut off in
+    /// the middle of a chunk) [default: 32 MiB]
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk_size: Option<u64>,
     /// No progress on stderr.

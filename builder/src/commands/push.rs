@@ -46,7 +46,7 @@ pub fn run(args: &PushArgs<'_>) -> Result<String> {
     let destination = Destination {
         name: args.destination.to_owned(),
         repository: reference.repository.clone(),
-        tag: reference.tag.clone(),
+        tag: destination_tag(&reference, opened.index_name.as_deref()),
         chunk_size: args.chunk_size,
     };
     let state = PushState::open(&host);
@@ -100,6 +100,16 @@ fn parse_destination(destination: &str) -> Result<Reference, String> {
     Ok(reference)
 }
 
+/// The tag to set: the destination's, else an index file's own (`NAME:TAG`), as an
+/// image's own is its tag; `None` leaves it to the image.
+fn destination_tag(reference: &Reference, index_name: Option<&str>) -> Option<String> {
+    reference.tag.clone().or_else(|| {
+        index_name
+            .and_then(|name| name.rsplit_once(':'))
+            .map(|(_, tag)| tag.to_owned())
+    })
+}
+
 /// Docker's manifest has no zstd layers; say so before anything is read.
 fn check_format(format: PublishFormat) -> Result<(), String> {
     ManifestFormat::layer_media_type(format.manifest, format.compression)
@@ -144,5 +154,32 @@ impl Printer {
             report.uploaded,
             report.bytes_sent
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(destination: &str, index_name: Option<&str>) -> Option<String> {
+        destination_tag(&parse_destination(destination).unwrap(), index_name)
+    }
+
+    #[test]
+    fn an_index_is_tagged_as_its_file_says_unless_the_destination_says_otherwise() {
+        let index = Some("127.0.0.1:5000/multi:v1");
+        assert_eq!(
+            tag("docker://127.0.0.1:5000/multi", index).as_deref(),
+            Some("v1")
+        );
+        assert_eq!(
+            tag("docker://127.0.0.1:5000/multi:v2", index).as_deref(),
+            Some("v2")
+        );
+        assert_eq!(tag("docker://127.0.0.1:5000/one", None), None);
+        assert_eq!(
+            tag("docker://127.0.0.1:5000/one:v3", None).as_deref(),
+            Some("v3")
+        );
     }
 }

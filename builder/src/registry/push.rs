@@ -35,11 +35,14 @@ pub struct Destination {
     /// For messages: `docker://host/repository[:tag]` as given.
     pub name: String,
     pub repository: String,
-    /// The tag; `None`: the image's own.
+    /// The tag; `None`: the image's own (`latest` for an index).
     pub tag: Option<String>,
     /// Blobs up to this size go in one request; larger ones in chunks of this size, so
-    /// an interrupted upload loses at most one chunk (and a proxy limiting request
-    /// bodies can be met).
+    /// an upload interrupted between chunks resumes after the last (and a proxy
+    /// limiting request bodies can be met). One cut off mid-chunk resumes only where
+    /// the registry can say what it holds: docker-registry (distribution) keeps the
+    /// partial chunk, then refuses the session, whose signed state names the offset
+    /// before it (tests/tests/push.rs shows both).
     pub chunk_size: u64,
 }
 

@@ -1,7 +1,8 @@
 //! A real registry for the tests that pull and push: Debian's `docker-registry`
 //! (distribution 2.8) serving a temporary directory on 127.0.0.1, optionally behind
 //! htpasswd authentication and TLS with a certificate of its own CA, always behind a
-//! proxy that counts the bytes clients send, so a test can tell what an upload cost.
+//! proxy that counts the bytes clients send, so a test can tell what an upload cost, and
+//! that cuts their connections when told to, so a test can interrupt an upload.
 //!
 //! It is killed when the fixture is dropped and, should the test process die first,
 //! after ten minutes by `timeout`. Its log is a file ([`Registry::log_file`]).
@@ -11,7 +12,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -161,6 +162,24 @@ impl Registry {
     /// Starts counting [`Registry::uploaded_bytes`] from zero.
     pub fn reset_count(&self) {
         self.proxy.sent.store(0, Ordering::SeqCst);
+    }
+
+    /// With `Some(n)`: lets `n` more bytes from clients through, then cuts the
+    /// connection that would send more (client and registry sockets both closed, as a
+    /// network failing mid-request does: the registry gets part of a request), and
+    /// every connection after it as soon as it sends anything. `None`: stops cutting.
+    pub fn cut_after(&self, bytes: Option<u64>) {
+        *self.proxy.cut.lock().expect("the cut's lock") = bytes.map(Cut::Within);
+    }
+
+    /// As [`Registry::cut_after`], but the request under way when the `n` bytes have
+    /// gone through is let through whole, and the connection is cut as the next
+    /// request starts: the registry gets whole requests only, as when a network
+    /// fails while the client waits or a push is stopped between requests. (A client
+    /// waits for each answer before it sends its next request, so the first bytes
+    /// after an answer start a request; this holds for TLS too.)
+    pub fn cut_between_requests_after(&self, bytes: Option<u64>) {
+        *self.proxy.cut.lock().expect("the cut's lock") = bytes.map(Cut::Between);
     }
 
     /// `skopeo copy` to `repository:tag` of this registry, with its credentials and CA
@@ -361,6 +380,8 @@ fn sign(ca: &(PathBuf, PathBuf), pair: &(PathBuf, PathBuf), subject: &str, exten
 struct CountingProxy {
     host: String,
     sent: Arc<AtomicU64>,
+    /// When clients' connections are cut; `None`: never.
+    cut: Arc<Mutex<Option<Cut>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -369,8 +390,9 @@ impl CountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let host = listener.local_addr().expect("its address").to_string();
         let sent = Arc::new(AtomicU64::new(0));
+        let cut = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
-        let (counter, stopped) = (sent.clone(), stop.clone());
+        let (counter, budget, stopped) = (sent.clone(), cut.clone(), stop.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stopped.load(Ordering::SeqCst) {
@@ -380,11 +402,22 @@ impl CountingProxy {
                 let Ok(server) = TcpStream::connect(&upstream) else {
                     continue;
                 };
-                pipe(&client, &server, Some(counter.clone()));
-                pipe(&server, &client, None);
+                let upload = Upload {
+                    counter: counter.clone(),
+                    cut: budget.clone(),
+                    answered: Arc::new(AtomicBool::new(true)),
+                };
+                let answered = upload.answered.clone();
+                pipe(&client, &server, upload);
+                pipe(&server, &client, answered);
             }
         });
-        CountingProxy { host, sent, stop }
+        CountingProxy {
+            host,
+            sent,
+            cut,
+            stop,
+        }
     }
 }
 
@@ -396,24 +429,103 @@ impl Drop for CountingProxy {
     }
 }
 
-/// Copies `from` to `to` on a thread of its own, adding what it copies to `counter`;
-/// at the end of `from`, ends `to`'s writing half, so the other side sees it.
-fn pipe(from: &TcpStream, to: &TcpStream, counter: Option<Arc<AtomicU64>>) {
+/// Where the proxy cuts clients' connections, once the bytes given have gone through.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// After this many more bytes, wherever they end.
+    Within(u64),
+    /// At the start of the first request after this many more bytes.
+    Between(u64),
+}
+
+/// What the proxy does with a connection's client-to-registry direction: counts it,
+/// and cuts it as [`CountingProxy::cut`] says.
+struct Upload {
+    counter: Arc<AtomicU64>,
+    cut: Arc<Mutex<Option<Cut>>>,
+    /// Whether the registry has answered since the client last sent: what the client
+    /// sends next starts a request.
+    answered: Arc<AtomicBool>,
+}
+
+impl Upload {
+    /// How many of the `read` bytes just read may pass (fewer: cut the connection);
+    /// takes them from the budget.
+    fn allowed(&self, read: usize) -> usize {
+        let starts_request = self.answered.swap(false, Ordering::SeqCst);
+        let mut cut = self.cut.lock().expect("the cut's lock");
+        match cut.as_mut() {
+            None => read,
+            Some(Cut::Within(left)) => {
+                let allowed = (*left).min(read as u64);
+                *left -= allowed;
+                allowed as usize
+            }
+            Some(Cut::Between(0)) if starts_request => 0,
+            Some(Cut::Between(left)) => {
+                *left = left.saturating_sub(read as u64);
+                read
+            }
+        }
+    }
+}
+
+/// Copies `from` to `to` on a thread of its own; at the end of `from`, ends `to`'s
+/// writing half, so the other side sees it. A client's bytes (`Upload`) are counted and
+/// may be cut (both connections closed); the registry's set the flag `answered`.
+fn pipe<D: Direction + Send + 'static>(from: &TcpStream, to: &TcpStream, direction: D) {
     let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
         return;
     };
     std::thread::spawn(move || {
         let mut buffer = vec![0u8; 64 << 10];
         while let Ok(read) = from.read(&mut buffer) {
-            if read == 0 || to.write_all(&buffer[..read]).is_err() {
+            if read == 0 {
                 break;
             }
-            if let Some(counter) = &counter {
-                counter.fetch_add(read as u64, Ordering::SeqCst);
+            let allowed = direction.allow(read);
+            if to.write_all(&buffer[..allowed]).is_err() {
+                break;
+            }
+            direction.passed(allowed);
+            if allowed < read {
+                let _ = from.shutdown(Shutdown::Both);
+                let _ = to.shutdown(Shutdown::Both);
+                return;
             }
         }
         let _ = to.shutdown(Shutdown::Write);
     });
+}
+
+/// One direction of a proxied connection.
+trait Direction {
+    /// How many of `read` bytes may pass; fewer cuts the connection.
+    fn allow(&self, read: usize) -> usize;
+    /// `bytes` went through.
+    fn passed(&self, bytes: usize);
+}
+
+/// The client's direction: counted, and cut as the proxy's [`Cut`] says.
+impl Direction for Upload {
+    fn allow(&self, read: usize) -> usize {
+        self.allowed(read)
+    }
+
+    fn passed(&self, bytes: usize) {
+        self.counter.fetch_add(bytes as u64, Ordering::SeqCst);
+    }
+}
+
+/// The registry's direction: each answer marks the start of the client's next request
+/// (before the client can see it, so before it is passed on).
+impl Direction for Arc<AtomicBool> {
+    fn allow(&self, read: usize) -> usize {
+        self.store(true, Ordering::SeqCst);
+        read
+    }
+
+    fn passed(&self, _bytes: usize) {}
 }
 
 /// The status line of a plain HTTP GET, or `None` when nothing answers (a TLS server
