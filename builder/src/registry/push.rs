@@ -220,7 +220,13 @@ impl RegistryStore<'_> {
     ) -> Result<u64> {
         let repository = &self.destination.repository;
         let mut api = self.api.borrow_mut();
-        let fail = |m: String| self.error(format!("{label} {}: {m}", digest.prefixed()));
+        let fail = |m: String| {
+            self.error(format!(
+                "{label} {}: {}; pushing again resumes or redoes this upload",
+                digest.prefixed(),
+                without_queries(&m)
+            ))
+        };
         let read_error = |e: std::io::Error| fail(format!("reading the blob: {e}"));
         let digest_ref = registry_digest(digest);
         let chunk_size = self.destination.chunk_size;
@@ -301,6 +307,19 @@ fn spill(cache: &LayerCache, layer: &Layer, compression: Compression) -> Result<
     drop(out);
     cache.remember(layer, compression, &digests);
     Ok(Spilled { file, digests })
+}
+
+/// `message` with the query of every URL in it left out: an upload URL's query is the
+/// registry's long signed state, of no use to a reader.
+fn without_queries(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| match word.find("://").and(word.find('?')) {
+            Some(query) => format!("{}?…", &word[..query]),
+            None => word.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Opens an upload session in `repository`.
@@ -405,5 +424,19 @@ impl BlobStore for RegistryStore<'_> {
             )
             .map(|_| ())
             .map_err(|m| self.error(format!("storing the manifest: {m}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_urls_lose_their_signed_state_in_messages() {
+        assert_eq!(
+            without_queries("PATCH http://r:5000/v2/a/blobs/uploads/u?_state=abc: reset"),
+            "PATCH http://r:5000/v2/a/blobs/uploads/u?… reset"
+        );
+        assert_eq!(without_queries("what? no URL"), "what? no URL");
     }
 }
