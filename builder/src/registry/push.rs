@@ -158,10 +158,9 @@ impl RegistryStore<'_> {
         let Some(from) = self.state.holder(digest).filter(|f| f != repository) else {
             return Ok(false);
         };
-        // A session opened instead of a mount is left to expire: the upload that follows
-        // opens (or resumes) its own. A failed mount (the holder is gone) only means
-        // the blob is uploaded.
-        // Mounting needs `pull` on the repository mounted from, too.
+        // Mounting needs `pull` on the repository mounted from, too. A session opened
+        // instead of a mount is left to expire (the upload that follows opens or resumes
+        // its own), and a failed mount (the holder is gone) only means an upload.
         let scopes = [
             repository_scope(repository, "pull,push"),
             repository_scope(&from, "pull"),
