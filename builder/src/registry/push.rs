@@ -194,6 +194,17 @@ impl RegistryStore<'_> {
         if self.present_or_mounted(label, digest, size)? {
             return Ok(());
         }
+        self.send(label, digest, size, source)
+    }
+
+    /// Uploads a blob the repository was found to lack, and says so.
+    fn send(
+        &self,
+        label: &str,
+        digest: &Sha256Digest,
+        size: u64,
+        source: &mut dyn ReadAt,
+    ) -> Result<()> {
         let sent = self.upload(label, digest, size, source)?;
         self.say(&format!(
             "{label} {}: uploaded {}",
@@ -391,7 +402,13 @@ impl BlobStore for RegistryStore<'_> {
                         None => spill(&self.cache, layer, compression)?,
                     };
                     let blob = spill.digests;
-                    self.ensure_blob(&label, &blob.blob, blob.blob_size, &mut spill.file)?;
+                    // A cached digest the registry was just asked about is not asked
+                    // about again; a stale one (the bytes came out otherwise) is.
+                    if known.is_some_and(|k| k.blob == blob.blob) {
+                        self.send(&label, &blob.blob, blob.blob_size, &mut spill.file)?;
+                    } else {
+                        self.ensure_blob(&label, &blob.blob, blob.blob_size, &mut spill.file)?;
+                    }
                     blob
                 }
             };
