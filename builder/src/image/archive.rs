@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::image::config::manifest;
 use crate::image::output_file::OutputFile;
 use crate::image::plan::ImagePlan;
+use crate::image::repo_tag::RepoTag;
 use crate::tar::compression::Compression;
 use crate::tar::digest::Sha256Digest;
 use crate::tar::parallel_compress::{Codec, ParallelCompress};
@@ -213,13 +214,12 @@ pub fn file_member_header(name: &str, size: u64, mtime: u64) -> Vec<u8> {
 /// Everything after the layers: the config member, `manifest.json`, `repositories` when
 /// the image wants one (`{name: {tag: top layer}}`, what loaders before manifest.json
 /// read), and the end blocks.
-/// The tag, when the image's repo tag has none, is the first 32 hex digits of the config digest:
-/// stable for the same content, different for different content.
+/// The tag, when the image's repo tag has none, is [`RepoTag::content_tag`].
 fn trailer(plan: &ImagePlan, diff_ids: &[Sha256Digest]) -> Vec<u8> {
     let config_bytes = plan.config_bytes(diff_ids);
     let config_digest = Sha256Digest::of(&config_bytes);
     let config_member = format!("{}.json", config_digest.hex());
-    let default_tag = &config_digest.hex()[..32];
+    let default_tag = &RepoTag::content_tag(&config_digest);
     let repo_tag = plan.spec.repo_tag.with_default_tag(default_tag);
     let layers: Vec<String> = (0..plan.layers.len()).map(layer_member).collect();
     let manifest_bytes = serde_json::to_vec(&manifest(&config_member, &repo_tag, &layers))

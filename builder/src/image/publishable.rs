@@ -128,7 +128,7 @@ impl Publishable {
     pub fn default_tag(&self, config_digest: &Sha256Digest) -> String {
         match self.repo_tag.as_ref().and_then(|t| t.tag.clone()) {
             Some(tag) => tag,
-            None => config_digest.hex()[..32].to_owned(),
+            None => RepoTag::content_tag(config_digest),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Image names and tags (`registry.example:5000/team/app:1.0`).
 
+use crate::tar::digest::Sha256Digest;
 use std::fmt;
 
 /// A repository name with an optional tag. Without a tag, the image's tag is derived from
@@ -26,6 +27,12 @@ impl RepoTag {
             name: name.to_owned(),
             tag: tag.map(str::to_owned),
         })
+    }
+
+    /// The tag of an image whose name gives none: the first 32 hex digits of its config
+    /// digest, stable for the same content and different for different content.
+    pub fn content_tag(config_digest: &Sha256Digest) -> String {
+        config_digest.hex()[..32].to_owned()
     }
 
     /// The full reference, using `default_tag` when none was given.
